@@ -1,0 +1,217 @@
+"""SQLAlchemy Core tables built from the metadata, plus the platform's own tables.
+
+Every name that reaches SQL comes from a validated identifier
+(``^[a-z][a-z0-9_]{0,62}$``) and goes through SQLAlchemy, which quotes it;
+nothing here pastes names into SQL text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef
+
+from .types import JSONType, column_type
+
+USERS = "crm_users"
+TEAMS = "crm_teams"
+ROLES = "crm_roles"
+FIELD_HISTORY = "crm_field_history"
+SCHEMA_VERSIONS = "crm_schema_versions"
+SEQUENCES = "crm_sequences"
+
+#: Longest identifier PostgreSQL keeps.
+MAX_IDENTIFIER = 63
+
+
+def constraint_name(prefix: str, table: str, *columns: str) -> str:
+    """A deterministic index or constraint name that fits PostgreSQL's 63 characters."""
+    name = "_".join((prefix, table, *columns))
+    if len(name) <= MAX_IDENTIFIER:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    return f"{name[: MAX_IDENTIFIER - 11]}_{digest}"
+
+
+def timestamp() -> sa.DateTime:
+    return sa.DateTime(timezone=True)
+
+
+def id_column() -> sa.Column:
+    """A surrogate key: BIGINT identity on PostgreSQL, the rowid alias on SQLite."""
+    return sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.Identity(), primary_key=True
+    )
+
+
+def _platform_tables(metadata: sa.MetaData) -> None:
+    sa.Table(
+        TEAMS,
+        metadata,
+        id_column(),
+        sa.Column("name", sa.String(64), nullable=False, unique=True),
+        sa.Column("label", sa.Text),
+        sa.Column("created_at", timestamp(), nullable=False),
+    )
+    sa.Table(
+        ROLES,
+        metadata,
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("label", sa.Text),
+    )
+    sa.Table(
+        USERS,
+        metadata,
+        id_column(),
+        sa.Column("email", sa.String(320), nullable=False),
+        sa.Column("name", sa.Text, nullable=False, server_default=""),
+        sa.Column("password_hash", sa.Text),
+        sa.Column("role", sa.String(64), sa.ForeignKey(f"{ROLES}.name"), nullable=True),
+        sa.Column("manager_id", sa.BigInteger, sa.ForeignKey(f"{USERS}.id"), nullable=True),
+        sa.Column("team_id", sa.BigInteger, sa.ForeignKey(f"{TEAMS}.id"), nullable=True),
+        sa.Column("language", sa.String(8), nullable=False, server_default="en"),
+        sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+        sa.Column("created_at", timestamp(), nullable=False),
+        sa.Index(constraint_name("ux", USERS, "email"), "email", unique=True),
+        sa.Index(constraint_name("ix", USERS, "manager_id"), "manager_id"),
+        sa.Index(constraint_name("ix", USERS, "team_id"), "team_id"),
+    )
+    sa.Table(
+        FIELD_HISTORY,
+        metadata,
+        id_column(),
+        sa.Column("object", sa.String(64), nullable=False),
+        sa.Column("record_id", sa.BigInteger, nullable=False),
+        # create, update, delete or restore
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("field", sa.String(64)),
+        sa.Column("old_value", JSONType),
+        sa.Column("new_value", JSONType),
+        sa.Column("changed_by", sa.BigInteger, sa.ForeignKey(f"{USERS}.id")),
+        sa.Column("changed_at", timestamp(), nullable=False),
+        sa.Index(constraint_name("ix", FIELD_HISTORY, "object", "record_id"), "object", "record_id", "id"),
+    )
+    sa.Table(
+        SCHEMA_VERSIONS,
+        metadata,
+        id_column(),
+        sa.Column("blueprint", sa.String(64), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        # The applied blueprint as clean YAML: what the next migration compares with.
+        sa.Column("snapshot", sa.Text, nullable=False),
+        sa.Column("applied_at", timestamp(), nullable=False),
+    )
+    sa.Table(
+        SEQUENCES,
+        metadata,
+        sa.Column("name", sa.String(140), primary_key=True),
+        sa.Column("value", sa.BigInteger, nullable=False),
+    )
+
+
+def _field_column(obj: ObjectDef, field: Field) -> sa.Column:
+    args: list[sa.SchemaItem] = []
+    if field.type is FieldType.LOOKUP:
+        args.append(
+            sa.ForeignKey(f"{field.to}.id", name=constraint_name("fk", obj.name, field.name))
+        )
+    elif field.type is FieldType.USER:
+        args.append(sa.ForeignKey(f"{USERS}.id", name=constraint_name("fk", obj.name, field.name)))
+    # Columns stay nullable in the database: "required" is enforced by the record
+    # service, so adding a required field to a filled table never fails.
+    return sa.Column(field.name, column_type(field), *args, nullable=True)
+
+
+def needs_index(field: Field) -> bool:
+    """Whether ``field`` gets a (non-unique) index of its own."""
+    return not field.unique and (
+        field.indexed or field.type in (FieldType.LOOKUP, FieldType.USER, FieldType.STAGE)
+    )
+
+
+def object_indexes(obj: ObjectDef, table: sa.Table) -> list[sa.Index]:
+    """Indexes of an object table: indexed, lookup, user, stage, owner; unique ones partial."""
+    indexes = [
+        sa.Index(constraint_name("ix", obj.name, "owner_id"), table.c.owner_id),
+        sa.Index(constraint_name("ix", obj.name, "updated_at"), table.c.updated_at),
+    ]
+    for field in obj.fields:
+        if field.unique:
+            # Soft-deleted rows do not hold on to their unique values.
+            live = table.c.deleted_at.is_(None)
+            indexes.append(
+                sa.Index(
+                    constraint_name("ux", obj.name, field.name),
+                    table.c[field.name],
+                    unique=True,
+                    sqlite_where=live,
+                    postgresql_where=live,
+                )
+            )
+        elif needs_index(field):
+            indexes.append(sa.Index(constraint_name("ix", obj.name, field.name), table.c[field.name]))
+    return indexes
+
+
+def object_table(metadata: sa.MetaData, obj: ObjectDef) -> sa.Table:
+    """Define the table of ``obj`` in ``metadata``."""
+    table = sa.Table(
+        obj.name,
+        metadata,
+        id_column(),
+        sa.Column("created_at", timestamp(), nullable=False),
+        sa.Column("updated_at", timestamp(), nullable=False),
+        sa.Column("created_by", sa.BigInteger, sa.ForeignKey(f"{USERS}.id"), nullable=True),
+        sa.Column("owner_id", sa.BigInteger, sa.ForeignKey(f"{USERS}.id"), nullable=True),
+        sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+        sa.Column("deleted_at", timestamp(), nullable=True),
+        *(_field_column(obj, field) for field in obj.fields),
+    )
+    object_indexes(obj, table)  # Index objects bound to columns attach to their table
+    return table
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The SQLAlchemy tables of one blueprint: objects by name plus platform tables."""
+
+    metadata: sa.MetaData
+
+    def object(self, name: str) -> sa.Table:
+        return self.metadata.tables[name]
+
+    @property
+    def users(self) -> sa.Table:
+        return self.metadata.tables[USERS]
+
+    @property
+    def teams(self) -> sa.Table:
+        return self.metadata.tables[TEAMS]
+
+    @property
+    def roles(self) -> sa.Table:
+        return self.metadata.tables[ROLES]
+
+    @property
+    def field_history(self) -> sa.Table:
+        return self.metadata.tables[FIELD_HISTORY]
+
+    @property
+    def schema_versions(self) -> sa.Table:
+        return self.metadata.tables[SCHEMA_VERSIONS]
+
+    @property
+    def sequences(self) -> sa.Table:
+        return self.metadata.tables[SEQUENCES]
+
+
+def build_tables(blueprint: Blueprint) -> Tables:
+    """All tables ``blueprint`` needs, in a fresh :class:`sqlalchemy.MetaData`."""
+    metadata = sa.MetaData()
+    _platform_tables(metadata)
+    for obj in blueprint.objects:
+        object_table(metadata, obj)
+    return Tables(metadata)
