@@ -100,7 +100,8 @@ def _platform_tables(metadata: sa.MetaData) -> None:
         id_column(),
         sa.Column("blueprint", sa.String(64), nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
-        # The applied blueprint as clean YAML: what the next migration compares with.
+        # JSON: what the next migration compares with (per object, per field: type,
+        # value type, lookup target, unique, indexed, scale; plus columns kept hidden).
         sa.Column("snapshot", sa.Text, nullable=False),
         sa.Column("applied_at", timestamp(), nullable=False),
     )
@@ -112,11 +113,15 @@ def _platform_tables(metadata: sa.MetaData) -> None:
     )
 
 
-def _field_column(obj: ObjectDef, field: Field) -> sa.Column:
+def field_column(obj: ObjectDef, field: Field) -> sa.Column:
+    """A fresh column for ``field`` of ``obj`` (not attached to any table)."""
     args: list[sa.SchemaItem] = []
     if field.type is FieldType.LOOKUP:
+        # use_alter: lookups may form cycles (account.primary_contact <-> contact.account).
+        # PostgreSQL then adds and drops these constraints with ALTER; SQLite, which has
+        # no ALTER for constraints, keeps them inline, and drop_all does not warn.
         args.append(
-            sa.ForeignKey(f"{field.to}.id", name=constraint_name("fk", obj.name, field.name))
+            sa.ForeignKey(f"{field.to}.id", name=constraint_name("fk", obj.name, field.name), use_alter=True)
         )
     elif field.type is FieldType.USER:
         args.append(sa.ForeignKey(f"{USERS}.id", name=constraint_name("fk", obj.name, field.name)))
@@ -168,7 +173,7 @@ def object_table(metadata: sa.MetaData, obj: ObjectDef) -> sa.Table:
         sa.Column("owner_id", sa.BigInteger, sa.ForeignKey(f"{USERS}.id"), nullable=True),
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         sa.Column("deleted_at", timestamp(), nullable=True),
-        *(_field_column(obj, field) for field in obj.fields),
+        *(field_column(obj, field) for field in obj.fields),
     )
     object_indexes(obj, table)  # Index objects bound to columns attach to their table
     return table

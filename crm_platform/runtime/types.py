@@ -10,7 +10,8 @@ from crm_platform.metadata.model import Field, FieldType
 #: JSON on SQLite, JSONB on PostgreSQL (indexable, with containment operators).
 JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
-_DEFAULT_SCALE = {FieldType.DECIMAL: 4, FieldType.MONEY: 2, FieldType.PERCENT: 2}
+#: Decimal places when a field gives no scale.
+DEFAULT_SCALE = {FieldType.DECIMAL: 4, FieldType.MONEY: 2, FieldType.PERCENT: 2}
 
 
 def column_type(field: Field) -> sa.types.TypeEngine:
@@ -32,7 +33,7 @@ def column_type(field: Field) -> sa.types.TypeEngine:
         case FieldType.INTEGER:
             return sa.BigInteger()
         case FieldType.DECIMAL | FieldType.MONEY | FieldType.PERCENT:
-            scale = field.scale if field.scale is not None else _DEFAULT_SCALE[kind]
+            scale = field.scale if field.scale is not None else DEFAULT_SCALE[kind]
             return sa.Numeric(20, scale, asdecimal=True)
         case FieldType.BOOLEAN:
             return sa.Boolean()
