@@ -1,0 +1,526 @@
+"""Semantic checks of a built blueprint: names, references, per-type constraints.
+
+Each problem is a :class:`Diagnostic` at the most precise node: the value for a
+bad value, the key for a bad or duplicate name. Unknown names come with a
+"did you mean" suggestion. Checks read the model, and the document only for
+positions and for values as written (a default of the wrong type).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .build import parse_approver, to_decimal
+from .errors import Diagnostic
+from .expressions import ExpressionError, name_columns, parse_expression
+from .model import (
+    FORMULA_RESULT_TYPES,
+    IDENTIFIER_PATTERN,
+    NUMERIC_TYPES,
+    RESERVED_OBJECT_NAMES,
+    SYSTEM_COLUMNS,
+    ApprovalOutcome,
+    Blueprint,
+    Field,
+    FieldType,
+    FilterOp,
+    ObjectDef,
+    Position,
+)
+from .schema import describe, show
+from .suggest import did_you_mean
+from .yamlpos import Path, YamlDocument
+
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+_T = FieldType
+_TEXT_LIKE = frozenset({_T.TEXT, _T.LONG_TEXT, _T.EMAIL, _T.PHONE, _T.URL})
+#: Which optional keys suit which field types (keys missing here suit every type).
+_SUITS: dict[str, frozenset[FieldType]] = {
+    "max_length": _TEXT_LIKE,
+    "pattern": _TEXT_LIKE - {_T.LONG_TEXT},
+    "min": NUMERIC_TYPES,
+    "max": NUMERIC_TYPES,
+    "scale": frozenset({_T.DECIMAL, _T.MONEY, _T.PERCENT}),
+    "choices": frozenset({_T.CHOICE, _T.MULTI_CHOICE}),
+    "to": frozenset({_T.LOOKUP}),
+    "formula": frozenset({_T.FORMULA}),
+    "returns": frozenset({_T.FORMULA}),
+    "prefix": frozenset({_T.AUTO_NUMBER}),
+    "digits": frozenset({_T.AUTO_NUMBER}),
+    "default": frozenset(_T) - {_T.LOOKUP, _T.USER, _T.AUTO_NUMBER, _T.FORMULA},
+}
+_NEEDS = {_T.CHOICE: "choices", _T.MULTI_CHOICE: "choices", _T.LOOKUP: "to", _T.FORMULA: "formula"}
+_ORDERED = NUMERIC_TYPES | {_T.DATE, _T.DATETIME}
+_CONTAINS = _TEXT_LIKE | {_T.AUTO_NUMBER, _T.MULTI_CHOICE}
+_APPROVER_SYNTAX = "manager, manager_chain, owner, role NAME or user EMAIL"
+
+
+def check_references(blueprint: Blueprint, document: YamlDocument) -> list[Diagnostic]:
+    """Every semantic problem of ``blueprint``; positions come from ``document``."""
+    checker = _Checker(blueprint, document)
+    checker.run()
+    return checker.diagnostics
+
+
+def _ops_for(field_type: FieldType) -> tuple[FilterOp, ...]:
+    ops = [FilterOp.EQ, FilterOp.NE, FilterOp.IN]
+    if field_type is _T.MULTI_CHOICE:
+        ops = []
+    if field_type in _ORDERED:
+        ops += [FilterOp.GT, FilterOp.GTE, FilterOp.LT, FilterOp.LTE]
+    if field_type in _CONTAINS:
+        ops.append(FilterOp.CONTAINS)
+    return tuple(ops)
+
+
+class _Checker:
+    def __init__(self, blueprint: Blueprint, document: YamlDocument) -> None:
+        self.bp = blueprint
+        self.doc = document
+        self.data: dict[str, Any] = document.data
+        self.diagnostics: list[Diagnostic] = []
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def error(self, position: Position, message: str) -> None:
+        self.diagnostics.append(Diagnostic(position, message))
+
+    def raw(self, path: Path) -> Any:
+        node: Any = self.data
+        for part in path:
+            node = node[part]
+        return node
+
+    def name(self, kind: str, name: str, position: Position) -> None:
+        if not _IDENTIFIER.match(name):
+            self.error(
+                position,
+                f"{kind} name '{name}' is not valid: use lower-case letters, digits and '_', "
+                "starting with a letter, at most 63 characters",
+            )
+
+    def duplicates(self, kind: str, where: str, items: Iterable[tuple[str, Path]]) -> None:
+        seen: dict[str, Position] = {}
+        for name, path in items:
+            position = self.doc.node(path)
+            if name in seen:
+                self.error(
+                    position,
+                    f"duplicate {kind} '{name}' in {where} (first defined at line {seen[name].line})",
+                )
+            else:
+                seen[name] = position
+
+    def field_ref(self, obj: ObjectDef, name: str, path: Path, what: str) -> bool:
+        """Report ``name`` at ``path`` unless it is a field of ``obj``."""
+        if obj.has_field(name):
+            return True
+        self.error(
+            self.doc.node(path), f"{what} names unknown field '{name}'{did_you_mean(name, obj.field_names)}"
+        )
+        return False
+
+    def expression(
+        self, text: str, path: Path, what: str, obj: ObjectDef | None, itself: str | None = None
+    ) -> None:
+        start = self.doc.text(path)
+        try:
+            expression = parse_expression(text)
+        except ExpressionError as exc:
+            # The column counts within the expression; shift it to the file by the text's own column.
+            self.error(
+                Position(start.file, start.line, start.column + exc.column - 1), f"{what}: {exc.message}"
+            )
+            return
+        if obj is None:
+            return
+        lead = len(text) - len(text.lstrip())
+        columns = name_columns(expression.text)
+        for name in sorted(expression.names, key=lambda n: columns.get(n, 1)):
+            position = Position(start.file, start.line, start.column + lead + columns.get(name, 1) - 1)
+            if name == itself:
+                self.error(position, f"{what} refers to the field itself")
+            elif not obj.has_field(name):
+                hint = did_you_mean(name, obj.field_names)
+                self.error(position, f"{what} uses unknown field '{name}'{hint}")
+
+    # -- the blueprint ---------------------------------------------------------------------------
+    def run(self) -> None:
+        self.name("blueprint", self.bp.name, self.doc.node(("blueprint",)))
+        if self.bp.version < 1:
+            self.error(
+                self.doc.node(("version",)), f"version must be a positive integer, got {self.bp.version}"
+            )
+        self.roles()
+        for obj in self.bp.objects:
+            self.object(obj)
+        for approval in self.bp.approvals:
+            self.approval(approval.name)
+        for kind, section in (("template", "templates"), ("webhook", "webhooks")):
+            for name in self.data.get(section) or {}:
+                self.name(kind, name, self.doc.key((section, name)))
+        for table in self.bp.assignments:
+            self.assignment(table.name)
+        self.rules()
+
+    def roles(self) -> None:
+        roles = self.data.get("roles") or ()
+        paths: list[tuple[str, Path]] = [
+            (r, ("roles", i) if isinstance(roles, list) else ("roles", r)) for i, r in enumerate(roles)
+        ]
+        for role, path in paths:
+            self.name("role", role, self.doc.key(path))
+        self.duplicates("role", "roles", paths)
+
+    def rules(self) -> None:
+        named: list[tuple[str, Path]] = []
+        for index, rule in enumerate(self.bp.rules):
+            if rule.name is not None:
+                path = ("rules", index, "name")
+                self.name("rule", rule.name, self.doc.node(path))
+                named.append((rule.name, path))
+        self.duplicates("rule name", "rules", named)
+
+    # -- objects ---------------------------------------------------------------------------------
+    def object(self, obj: ObjectDef) -> None:
+        path: Path = ("objects", obj.name)
+        key = self.doc.key(path)
+        self.name("object", obj.name, key)
+        if obj.name in RESERVED_OBJECT_NAMES or obj.name.startswith("crm_"):
+            self.error(key, f"object name '{obj.name}' is reserved by the platform")
+        if not obj.has_field(obj.title):
+            self.error(
+                self.doc.node((*path, "title")),
+                f"title '{obj.title}' of object '{obj.name}' is not a field"
+                f"{did_you_mean(obj.title, obj.field_names)}",
+            )
+        for field in obj.fields:
+            self.field(obj, field, (*path, "fields", field.name))
+        self.formula_cycles(obj)
+        self.stages(obj, path)
+        for form in obj.forms:
+            form_path = (*path, "forms", form.name)
+            self.name("form", form.name, self.doc.key(form_path))
+            for s, section in enumerate(form.sections):
+                for i, name in enumerate(section.fields):
+                    self.field_ref(
+                        obj, name, (*form_path, "sections", s, "fields", i), describe(form_path, None)
+                    )
+        for view in obj.list_views:
+            self.list_view(obj, (*path, "list_views", view.name))
+
+    def stages(self, obj: ObjectDef, path: Path) -> None:
+        stage_fields = [f for f in obj.fields if f.type is _T.STAGE]
+        for extra in stage_fields[1:]:
+            self.error(
+                extra.position or self.doc.key(path),
+                f"object '{obj.name}' has two stage fields, '{stage_fields[0].name}' and '{extra.name}'; "
+                "only one is allowed",
+            )
+        if obj.stages and not stage_fields:
+            self.error(
+                self.doc.key((*path, "stages")),
+                f"object '{obj.name}' declares stages but has no field of type stage",
+            )
+        if stage_fields and not obj.stages:
+            self.error(
+                stage_fields[0].position or self.doc.key(path),
+                f"stage field '{stage_fields[0].name}' of '{obj.name}' needs the object's 'stages' list",
+            )
+        items = [(s.name, (*path, "stages", i, "name")) for i, s in enumerate(obj.stages)]
+        for name, name_path in items:
+            self.name("stage", name, self.doc.node(name_path))
+        self.duplicates("stage", f"object '{obj.name}'", items)
+        for i, stage in enumerate(obj.stages):
+            stage_path = (*path, "stages", i)
+            if stage.probability is not None and not 0 <= stage.probability <= 100:
+                self.error(
+                    self.doc.node((*stage_path, "probability")),
+                    f"probability must be between 0 and 100, got {stage.probability}",
+                )
+            where = describe(stage_path, self.data)
+            for j, name in enumerate(stage.requires):
+                self.field_ref(obj, name, (*stage_path, "requires", j), where)
+
+    def list_view(self, obj: ObjectDef, path: Path) -> None:
+        view = self.raw(path)
+        self.name("list view", path[-1], self.doc.key(path))
+        where = describe(path, None)
+        for i, name in enumerate(view["columns"]):
+            self.field_ref(obj, name, (*path, "columns", i), where)
+        for i, key in enumerate(view.get("sort") or ()):
+            self.field_ref(obj, key.removeprefix("-"), (*path, "sort", i), f"sort of {where}")
+        for i, condition in enumerate(view.get("filter") or ()):
+            self.condition(obj, condition, (*path, "filter", i))
+
+    def condition(self, obj: ObjectDef, condition: dict[str, Any], path: Path) -> None:
+        where = describe(path, None)
+        if not self.field_ref(obj, condition["field"], (*path, "field"), where):
+            return
+        field = obj.field(condition["field"])
+        op = FilterOp(condition["op"])
+        ops = _ops_for(field.value_type)
+        if op not in ops:
+            allowed = ", ".join(o.value for o in ops) or "none"
+            self.error(
+                self.doc.node((*path, "op")),
+                f"operator '{op.value}' does not suit field '{field.name}' of type {field.type.value} "
+                f"(use {allowed})",
+            )
+            return
+        value = condition.get("value")
+        value_path = (*path, "value")
+        if op is FilterOp.IN:
+            if not isinstance(value, list):
+                self.error(
+                    self.doc.node(value_path), f"operator 'in' needs a list of values, got {show(value)}"
+                )
+                return
+            values = [(v, (*value_path, i)) for i, v in enumerate(value)]
+        else:
+            values = [(value, value_path)]
+        names = self.allowed_values(obj, field)
+        for item, item_path in values:
+            if names is not None and item not in names:
+                kind = "stage" if field.type is _T.STAGE else "choice"
+                hint = did_you_mean(str(item), names) if isinstance(item, str) else ""
+                self.error(
+                    self.doc.node(item_path),
+                    f"{show(item)} is not a {kind} of field '{field.name}' of '{obj.name}'{hint}",
+                )
+            elif field.value_type in NUMERIC_TYPES and to_decimal(item) is None:
+                self.error(
+                    self.doc.node(item_path), f"expected a number for field '{field.name}', got {show(item)}"
+                )
+
+    @staticmethod
+    def allowed_values(obj: ObjectDef, field: Field) -> tuple[str, ...] | None:
+        if field.type is _T.STAGE:
+            return tuple(s.name for s in obj.stages)
+        if field.type in (_T.CHOICE, _T.MULTI_CHOICE):
+            return field.choice_names
+        return None
+
+    # -- fields ----------------------------------------------------------------------------------
+    def field(self, obj: ObjectDef, field: Field, path: Path) -> None:
+        key = self.doc.key(path)
+        where = f"field '{field.name}' of '{obj.name}'"
+        self.name("field", field.name, key)
+        if field.name in SYSTEM_COLUMNS or field.name.startswith("crm_"):
+            self.error(key, f"field name '{field.name}' is reserved by the platform")
+        spec = self.raw(path)
+        for constraint, types in _SUITS.items():
+            if constraint in spec and field.type not in types:
+                self.error(
+                    self.doc.key((*path, constraint)),
+                    f"'{constraint}' does not suit {where} of type {field.type.value}",
+                )
+        needed = _NEEDS.get(field.type)
+        if needed and needed not in spec:
+            self.error(key, f"{field.type.value} field '{field.name}' of '{obj.name}' needs '{needed}'")
+        if field.type in _SUITS["scale"] and field.scale is not None and not 0 <= field.scale <= 10:
+            self.error(self.doc.node((*path, "scale")), f"scale must be between 0 and 10, got {field.scale}")
+        if field.min is not None and field.max is not None and field.min > field.max:
+            self.error(
+                self.doc.node((*path, "max")), f"max {field.max} of {where} is less than its min {field.min}"
+            )
+        if field.pattern is not None and field.type in _SUITS["pattern"]:
+            try:
+                re.compile(field.pattern)
+            except re.error as exc:
+                self.error(
+                    self.doc.node((*path, "pattern")),
+                    f"pattern of {where} is not a valid regular expression: {exc}",
+                )
+        if field.type in _SUITS["choices"] and "choices" in spec:
+            self.choices(obj, field, path)
+        if field.type is _T.LOOKUP and field.to is not None and not self.bp.has_object(field.to):
+            self.error(
+                self.doc.node((*path, "to")),
+                f"lookup '{field.name}' of object '{obj.name}' points to unknown object '{field.to}'"
+                f"{did_you_mean(field.to, self.bp.object_names)}",
+            )
+        if field.type is _T.FORMULA:
+            if field.formula is not None:
+                self.expression(field.formula, (*path, "formula"), f"formula of {where}", obj, field.name)
+            returns = spec.get("returns")
+            allowed = sorted(t.value for t in FORMULA_RESULT_TYPES)
+            if returns is not None and returns not in allowed:
+                hint = did_you_mean(returns, allowed) or f"; use one of {', '.join(allowed)}"
+                self.error(self.doc.node((*path, "returns")), f"a formula cannot return '{returns}'{hint}")
+        if "default" in spec and field.type in _SUITS["default"]:
+            self.default(obj, field, spec["default"], (*path, "default"))
+
+    def choices(self, obj: ObjectDef, field: Field, path: Path) -> None:
+        raw = self.raw((*path, "choices"))
+        items = [
+            (name, (*path, "choices", i) if isinstance(raw, list) else (*path, "choices", name))
+            for i, name in enumerate(raw)
+        ]
+        for name, item_path in items:
+            self.name("choice", name, self.doc.key(item_path))
+        self.duplicates("choice", f"field '{field.name}' of '{obj.name}'", items)
+
+    def default(self, obj: ObjectDef, field: Field, value: Any, path: Path) -> None:
+        position = self.doc.node(path)
+        where = f"field '{field.name}' of '{obj.name}'"
+        kind = field.type
+        if kind in (_T.CHOICE, _T.STAGE):
+            names = self.allowed_values(obj, field) or ()
+            if value not in names:
+                what = "stages" if kind is _T.STAGE else "choices"
+                hint = did_you_mean(value, names) if isinstance(value, str) else ""
+                self.error(position, f"default {show(value)} of {where} is not one of its {what}{hint}")
+        elif kind is _T.MULTI_CHOICE:
+            if not isinstance(value, list):
+                self.error(position, f"default of {where} must be a list of choices, got {show(value)}")
+                return
+            for i, item in enumerate(value):
+                if item not in field.choice_names:
+                    hint = did_you_mean(item, field.choice_names) if isinstance(item, str) else ""
+                    self.error(
+                        self.doc.node((*path, i)),
+                        f"default {show(item)} of {where} is not one of its choices{hint}",
+                    )
+        elif kind in NUMERIC_TYPES:
+            number = to_decimal(value)
+            if number is None or (kind is _T.INTEGER and not isinstance(value, int)):
+                expected = "an integer" if kind is _T.INTEGER else "a number"
+                self.error(position, f"default of {where} must be {expected}, got {show(value)}")
+            elif field.min is not None and number < field.min:
+                self.error(position, f"default {value} of {where} is below its min {field.min}")
+            elif field.max is not None and number > field.max:
+                self.error(position, f"default {value} of {where} is above its max {field.max}")
+        elif kind is _T.BOOLEAN and not isinstance(value, bool):
+            self.error(position, f"default of {where} must be true or false, got {show(value)}")
+        elif kind in (_T.DATE, _T.DATETIME):
+            marker = "today" if kind is _T.DATE else "now"
+            if value != marker:
+                self.error(position, f"default of {kind.value} {where} must be '{marker}', got {show(value)}")
+        elif kind in _TEXT_LIKE and not isinstance(value, str):
+            self.error(position, f"default of {where} must be a string, got {show(value)}")
+
+    def formula_cycles(self, obj: ObjectDef) -> None:
+        graph: dict[str, set[str]] = {}
+        for field in obj.fields:
+            if field.type is _T.FORMULA and field.formula:
+                try:
+                    names = parse_expression(field.formula).names
+                except ExpressionError:
+                    continue
+                graph[field.name] = {n for n in names if n != field.name}
+        reported: set[str] = set()
+        for start in graph:
+            cycle = _find_cycle(graph, start)
+            if cycle and cycle[0] == start and not reported & set(cycle):
+                reported.update(cycle)
+                chain = " -> ".join([*cycle, start])
+                self.error(
+                    self.doc.text(("objects", obj.name, "fields", start, "formula")),
+                    f"formulas of '{obj.name}' form a cycle: {chain}",
+                )
+
+    # -- approvals and assignments ---------------------------------------------------------------
+    def approval(self, name: str) -> None:
+        approval = self.bp.approval(name)
+        path: Path = ("approvals", name)
+        self.name("approval", name, self.doc.key(path))
+        obj = self.bp.object(approval.object) if self.bp.has_object(approval.object) else None
+        if obj is None:
+            self.error(
+                self.doc.node((*path, "object")),
+                f"approval '{name}' is on unknown object '{approval.object}'"
+                f"{did_you_mean(approval.object, self.bp.object_names)}",
+            )
+        named: list[tuple[str, Path]] = []
+        for i, step in enumerate(approval.steps):
+            step_path = (*path, "steps", i)
+            where = describe(step_path, self.data)
+            if (*step_path, "name") in self.doc.nodes:
+                named.append((step.name, (*step_path, "name")))
+                self.name("step", step.name, self.doc.node((*step_path, "name")))
+            raw_approver = self.raw((*step_path, "approver"))
+            approver = parse_approver(raw_approver)
+            approver_position = self.doc.node((*step_path, "approver"))
+            if approver is None:
+                hint = f"; did you mean 'role {raw_approver}'?" if raw_approver in self.bp.roles else ""
+                self.error(
+                    approver_position,
+                    f"approver {show(raw_approver)} of {where} is not one of {_APPROVER_SYNTAX}{hint}",
+                )
+            elif approver.kind.value == "role" and approver.value not in self.bp.roles:
+                self.error(
+                    approver_position,
+                    f"approver of {where} names unknown role '{approver.value}'"
+                    f"{did_you_mean(approver.value or '', self.bp.roles)}",
+                )
+            elif approver.kind.value == "user" and "@" not in (approver.value or ""):
+                self.error(approver_position, f"approver of {where} needs an e-mail address after 'user'")
+            if step.condition is not None:
+                self.expression(step.condition, (*step_path, "if"), f"condition of {where}", obj)
+        self.duplicates("step", f"approval '{name}'", named)
+        for outcome_name in ("on_approve", "on_reject"):
+            outcome: ApprovalOutcome = getattr(approval, outcome_name)
+            outcome_path = (*path, outcome_name)
+            where = f"{outcome_name} of approval '{name}'"
+            if obj is None:
+                continue
+            stages = tuple(s.name for s in obj.stages)
+            if outcome.stage is not None and outcome.stage not in stages:
+                self.error(
+                    self.doc.node((*outcome_path, "stage")),
+                    f"{where} moves to unknown stage '{outcome.stage}'{did_you_mean(outcome.stage, stages)}",
+                )
+            for assignment in outcome.set:
+                set_path = (*outcome_path, "set", assignment.field)
+                if not obj.has_field(assignment.field):
+                    self.error(
+                        self.doc.key(set_path),
+                        f"{where} sets unknown field '{assignment.field}'"
+                        f"{did_you_mean(assignment.field, obj.field_names)}",
+                    )
+                if isinstance(self.raw(set_path), str):
+                    self.expression(
+                        assignment.expression, set_path, f"value of '{assignment.field}' in {where}", obj
+                    )
+
+    def assignment(self, name: str) -> None:
+        table = self.bp.assignment(name)
+        path: Path = ("assignments", name)
+        self.name("assignment table", name, self.doc.key(path))
+        if not self.bp.has_object(table.object):
+            self.error(
+                self.doc.node((*path, "object")),
+                f"assignment table '{name}' is on unknown object '{table.object}'"
+                f"{did_you_mean(table.object, self.bp.object_names)}",
+            )
+            return
+        obj = self.bp.object(table.object)
+        if not self.field_ref(obj, table.field, (*path, "field"), f"assignment table '{name}'"):
+            return
+        names = self.allowed_values(obj, obj.field(table.field))
+        if names is not None:
+            for entry in table.entries:
+                if entry.value not in names:
+                    self.error(
+                        self.doc.key((*path, "map", entry.value)),
+                        f"'{entry.value}' in assignment table '{name}' is not a value of "
+                        f"field '{table.field}'"
+                        f"{did_you_mean(entry.value, names)}",
+                    )
+
+
+def _find_cycle(graph: dict[str, set[str]], start: str) -> list[str] | None:
+    """A path start -> ... -> start through formula references, if there is one."""
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        node, trail = stack.pop()
+        for successor in sorted(graph.get(node, ())):
+            if successor == start:
+                return trail
+            if successor not in seen and successor in graph:
+                seen.add(successor)
+                stack.append((successor, [*trail, successor]))
+    return None
