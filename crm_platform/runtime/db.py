@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 DEFAULT_SQLITE_FILE = "crm.sqlite3"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -67,3 +69,13 @@ def is_sqlite(engine: Engine | sa.Connection) -> bool:
 
 def is_postgresql(engine: Engine | sa.Connection) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+@contextmanager
+def transaction(engine: Engine, connection: Connection | None = None) -> Iterator[Connection]:
+    """Use the caller's ``connection`` (its transaction), or open and commit one of our own."""
+    if connection is not None:
+        yield connection
+        return
+    with engine.begin() as conn:
+        yield conn
