@@ -96,7 +96,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             password, generated = secrets.token_urlsafe(12), True
     engine = create_engine(args.db)
     try:
-        tables = build_tables(blueprint) if blueprint else build_tables(Blueprint(name="_", version=1, objects=()))
+        tables = (
+            build_tables(blueprint) if blueprint else build_tables(Blueprint(name="_", version=1, objects=()))
+        )
         directory = UserDirectory(engine, tables)
         user = directory.add(
             args.email,
@@ -137,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply (or print) the schema change of a blueprint")
     migrate.add_argument("--blueprint", required=True, metavar="FILE")
-    migrate.add_argument("--db", default=None, metavar="URL", help="database URL (default: $CRM_DATABASE_URL)")
+    migrate.add_argument(
+        "--db", default=None, metavar="URL", help="database URL (default: $CRM_DATABASE_URL)"
+    )
     migrate.add_argument("--plan", action="store_true", help="print the plan and change nothing")
     migrate.add_argument(
         "--allow-data-loss",

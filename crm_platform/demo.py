@@ -53,7 +53,14 @@ _WORDS = ["星辰", "云帆", "恒通", "华创", "锐达", "博远", "启明", 
 _TRADES = ["科技", "制造", "物流", "信息技术", "电子", "贸易", "医疗器械", "新材料"]
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "涛", "明", "超", "丽", "强", "军"]
-_PRODUCTS = ["CRM rollout", "ERP integration", "Data platform", "Service contract", "Hardware refresh", "Training"]
+_PRODUCTS = [
+    "CRM rollout",
+    "ERP integration",
+    "Data platform",
+    "Service contract",
+    "Hardware refresh",
+    "Training",
+]
 
 
 def _choice(blueprint: Blueprint, obj: str, field: str, rng: random.Random) -> str:
@@ -98,7 +105,9 @@ class _Generator:
                         "region": _choice(bp, "account", "region", rng),
                         "health": rng.randint(20, 100),
                         "annual_revenue": Decimal(rng.randint(1, 500)) * 100_000,
-                        "tags": rng.sample(bp.object("account").field("tags").choice_names, rng.randint(0, 2)),
+                        "tags": rng.sample(
+                            bp.object("account").field("tags").choice_names, rng.randint(0, 2)
+                        ),
                     },
                 )
             )

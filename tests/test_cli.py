@@ -84,7 +84,10 @@ def test_user_add_checks_role_and_manager(tmp_path, database, capsys):
     assert main(["migrate", "--blueprint", str(path), "--db", database.url]) == 0
     db = ["--db", database.url]
     assert main(["user", "add", "boss@example.com", "--role", "admin", "--password", "pw-123456", *db]) == 0
-    assert main(["user", "add", "rep@example.com", "--role", "sales_rep", "--manager", "boss@example.com", *db]) == 0
+    assert (
+        main(["user", "add", "rep@example.com", "--role", "sales_rep", "--manager", "boss@example.com", *db])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "added user rep@example.com" in out and "password: " in out
 
@@ -92,7 +95,9 @@ def test_user_add_checks_role_and_manager(tmp_path, database, capsys):
     assert "unknown role 'sales_repp'; did you mean 'sales_rep'?" in capsys.readouterr().err
     assert main(["user", "add", "rep@example.com", "--role", "sales_rep", *db]) == 1
     assert "already exists" in capsys.readouterr().err
-    assert main(["user", "add", "y@example.com", "--role", "sales_rep", "--manager", "no@example.com", *db]) == 1
+    assert (
+        main(["user", "add", "y@example.com", "--role", "sales_rep", "--manager", "no@example.com", *db]) == 1
+    )
     assert "manager 'no@example.com' is not a user" in capsys.readouterr().err
 
     users = sa.table("crm_users", sa.column("email"), sa.column("manager_id"), sa.column("id"))

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef
@@ -639,3 +641,22 @@ def test_lookup_becomes_text_with_allow_data_loss(engine: Engine) -> None:
     ]
     insert(engine, v2, "contact", {"name": "Bob", "account": "Acme Corp"})
     assert typed_values(engine, v2, "contact", "account") == [None, "Acme Corp"]
+
+
+def test_a_system_column_added_by_a_newer_platform_reaches_existing_object_tables(engine: Engine) -> None:
+    blueprint = bp(lead())
+    migrate(engine, blueprint)
+    insert(engine, blueprint, "lead", {"company": "Acme"})
+    # An object table as an older platform created it, before "touched_at" existed.
+    with engine.begin() as connection:
+        operations = Operations(MigrationContext.configure(connection))
+        operations.drop_index("ix_lead_touched_at", table_name="lead")
+        operations.drop_column("lead", "touched_at")
+    assert "touched_at" not in columns(engine, "lead")
+
+    plan = migrate(engine, blueprint)
+    assert (ChangeKind.ADD_COLUMN, "lead.touched_at") in kinds(plan)
+    assert "touched_at" in columns(engine, "lead")
+    assert "ix_lead_touched_at" in {ix["name"] for ix in sa.inspect(engine).get_indexes("lead")}
+    assert column_values(engine, "lead", "company") == ["Acme"]
+    assert plan_migration(engine, blueprint).is_empty

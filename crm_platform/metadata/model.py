@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
@@ -25,6 +25,7 @@ SYSTEM_COLUMNS: tuple[str, ...] = (
     "owner_id",
     "version",
     "deleted_at",
+    "touched_at",
 )
 
 #: Object names that would collide with platform tables, routes or concepts.
@@ -52,7 +53,7 @@ RESERVED_OBJECT_NAMES: frozenset[str] = frozenset(
 )
 
 
-class FieldType(str, Enum):
+class FieldType(StrEnum):
     """The field types a blueprint may declare."""
 
     TEXT = "text"
@@ -115,7 +116,7 @@ FORMULA_RESULT_TYPES = frozenset(
 )
 
 
-class FilterOp(str, Enum):
+class FilterOp(StrEnum):
     """Comparison operators shared by list views, the record service and the API."""
 
     EQ = "eq"
@@ -128,14 +129,14 @@ class FilterOp(str, Enum):
     CONTAINS = "contains"
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """How a closing stage ends a pipeline."""
 
     WON = "won"
     LOST = "lost"
 
 
-class ApproverKind(str, Enum):
+class ApproverKind(StrEnum):
     """Who decides an approval step."""
 
     MANAGER = "manager"  # the record owner's manager
@@ -145,7 +146,7 @@ class ApproverKind(str, Enum):
     USER = "user"
 
 
-class ApprovalMode(str, Enum):
+class ApprovalMode(StrEnum):
     """Whether one member of a role step suffices or all must approve."""
 
     ANY = "any"

@@ -129,8 +129,8 @@ class _Applier:
                 self.connection.execute(sa.insert(self.tables.roles), [{"name": r} for r in change.roles])
 
     def _column(self, table: str, column: str) -> sa.Column:
-        """A fresh column to add: a field's, or one of a platform table's."""
-        if self.blueprint.has_object(table):
+        """A fresh column to add: a field's, or a system or platform column."""
+        if self.blueprint.has_object(table) and self.blueprint.object(table).has_field(column):
             obj = self.blueprint.object(table)
             return field_column(obj, obj.field(column))
         model = self.tables.metadata.tables[table].c[column]

@@ -7,6 +7,7 @@ columns and tables). Values are counted with one set-based query per question.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,11 +117,11 @@ class _Planner:
         self._removed_objects(object_names)
         self._roles()
 
-    def _diff_platform_table(self, table: sa.Table) -> None:
-        """Columns a newer platform added to one of its own tables."""
+    def _diff_platform_table(self, table: sa.Table, only: Iterable[str] | None = None) -> None:
+        """Columns a newer platform added to one of its own tables (or to the system columns)."""
         live_columns = {c["name"] for c in self.inspector.get_columns(table.name)}
         for column in table.columns:
-            if column.name in live_columns:
+            if column.name in live_columns or (only is not None and column.name not in only):
                 continue
             if not column.nullable and column.server_default is None and _count(self.connection, table.name):
                 self.refusals.append(
@@ -136,6 +137,7 @@ class _Planner:
     # objects and columns
 
     def _diff_object(self, obj: ObjectDef) -> None:
+        self._diff_platform_table(self.tables.object(obj.name), only=SYSTEM_COLUMNS)
         previous = self.previous.previous_object(obj.name) or ObjectSnapshot({}, {})
         if obj.name in self.previous.kept_objects:
             rows = _count(self.connection, obj.name)

@@ -22,6 +22,11 @@ ROLES = "crm_roles"
 FIELD_HISTORY = "crm_field_history"
 SCHEMA_VERSIONS = "crm_schema_versions"
 SEQUENCES = "crm_sequences"
+NOTIFICATIONS = "crm_notifications"
+TASKS = "crm_tasks"
+OUTBOX = "crm_outbox"
+RULE_FIRINGS = "crm_rule_firings"
+APPROVAL_REQUESTS = "crm_approval_requests"
 
 #: Longest identifier PostgreSQL keeps.
 MAX_IDENTIFIER = 63
@@ -113,6 +118,101 @@ def _platform_tables(metadata: sa.MetaData) -> None:
     )
 
 
+def _work_tables(metadata: sa.MetaData) -> None:
+    """Notifications, tasks, the outbox, rule firings and approval requests."""
+    sa.Table(
+        NOTIFICATIONS,
+        metadata,
+        id_column(),
+        sa.Column("user_id", sa.BigInteger, sa.ForeignKey(f"{USERS}.id"), nullable=False),
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("object", sa.String(64)),
+        sa.Column("record_id", sa.BigInteger),
+        # The rule that sent it, so the inbox can say "by rule: idle 3 days".
+        sa.Column("rule", sa.String(200)),
+        sa.Column("created_at", timestamp(), nullable=False),
+        sa.Column("read_at", timestamp()),
+        sa.Index(constraint_name("ix", NOTIFICATIONS, "user_id", "read_at"), "user_id", "read_at"),
+    )
+    sa.Table(
+        TASKS,
+        metadata,
+        id_column(),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("object", sa.String(64)),
+        sa.Column("record_id", sa.BigInteger),
+        sa.Column("assignee_id", sa.BigInteger, sa.ForeignKey(f"{USERS}.id")),
+        sa.Column("due_at", timestamp()),
+        sa.Column("done_at", timestamp()),
+        sa.Column("done_by", sa.BigInteger, sa.ForeignKey(f"{USERS}.id")),
+        sa.Column("rule", sa.String(200)),
+        sa.Column("created_by", sa.BigInteger, sa.ForeignKey(f"{USERS}.id")),
+        sa.Column("created_at", timestamp(), nullable=False),
+        sa.Index(constraint_name("ix", TASKS, "assignee_id", "done_at"), "assignee_id", "done_at"),
+        sa.Index(constraint_name("ix", TASKS, "object", "record_id"), "object", "record_id"),
+    )
+    sa.Table(
+        OUTBOX,
+        metadata,
+        id_column(),
+        # email or webhook
+        sa.Column("kind", sa.String(16), nullable=False),
+        # An e-mail address or a webhook name.
+        sa.Column("target", sa.Text, nullable=False),
+        sa.Column("subject", sa.Text),
+        sa.Column("payload", JSONType, nullable=False),
+        # Stays the same across retries, so receivers can drop duplicates.
+        sa.Column("idempotency_key", sa.String(128), nullable=False),
+        sa.Column("rule", sa.String(200)),
+        sa.Column("object", sa.String(64)),
+        sa.Column("record_id", sa.BigInteger),
+        # pending, delivered or dead (gave up after the last retry)
+        sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("next_attempt_at", timestamp(), nullable=False),
+        sa.Column("claimed_by", sa.String(128)),
+        sa.Column("claimed_until", timestamp()),
+        sa.Column("last_error", sa.Text),
+        sa.Column("created_at", timestamp(), nullable=False),
+        sa.Column("delivered_at", timestamp()),
+        sa.Index(constraint_name("ux", OUTBOX, "idempotency_key"), "idempotency_key", unique=True),
+        sa.Index(constraint_name("ix", OUTBOX, "status", "next_attempt_at"), "status", "next_attempt_at"),
+    )
+    sa.Table(
+        RULE_FIRINGS,
+        metadata,
+        id_column(),
+        sa.Column("rule", sa.String(200), nullable=False),
+        sa.Column("object", sa.String(64), nullable=False),
+        sa.Column("record_id", sa.BigInteger, nullable=False),
+        # What makes a firing unique in time: the idle clock's start, the date a
+        # "3 days after" counts from, or the day of a schedule.
+        sa.Column("episode", sa.String(64), nullable=False),
+        sa.Column("fired_at", timestamp(), nullable=False),
+        sa.Index(
+            constraint_name("ux", RULE_FIRINGS, "key"), "rule", "object", "record_id", "episode", unique=True
+        ),
+    )
+    sa.Table(
+        APPROVAL_REQUESTS,
+        metadata,
+        id_column(),
+        sa.Column("approval", sa.String(64), nullable=False),
+        sa.Column("object", sa.String(64), nullable=False),
+        sa.Column("record_id", sa.BigInteger, nullable=False),
+        # pending, approved, rejected or cancelled
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("step", sa.Integer, nullable=False, server_default="0"),
+        # The blueprint version the request started under: a later version's flow
+        # does not change a request already under way.
+        sa.Column("blueprint_version", sa.Integer, nullable=False),
+        sa.Column("started_by", sa.BigInteger, sa.ForeignKey(f"{USERS}.id")),
+        sa.Column("started_at", timestamp(), nullable=False),
+        sa.Column("decided_at", timestamp()),
+        sa.Index(constraint_name("ix", APPROVAL_REQUESTS, "object", "record_id"), "object", "record_id"),
+    )
+
+
 def field_column(obj: ObjectDef, field: Field) -> sa.Column:
     """A fresh column for ``field`` of ``obj`` (not attached to any table)."""
     args: list[sa.SchemaItem] = []
@@ -142,6 +242,7 @@ def object_indexes(obj: ObjectDef, table: sa.Table) -> list[sa.Index]:
     indexes = [
         sa.Index(constraint_name("ix", obj.name, "owner_id"), table.c.owner_id),
         sa.Index(constraint_name("ix", obj.name, "updated_at"), table.c.updated_at),
+        sa.Index(constraint_name("ix", obj.name, "touched_at"), table.c.touched_at),
     ]
     for field in obj.fields:
         if field.unique:
@@ -173,6 +274,8 @@ def object_table(metadata: sa.MetaData, obj: ObjectDef) -> sa.Table:
         sa.Column("owner_id", sa.BigInteger, sa.ForeignKey(f"{USERS}.id"), nullable=True),
         sa.Column("version", sa.Integer, nullable=False, server_default="1"),
         sa.Column("deleted_at", timestamp(), nullable=True),
+        # The later of the last edit and the last follow-up: the clock of "idle" rules.
+        sa.Column("touched_at", timestamp(), nullable=True),
         *(field_column(obj, field) for field in obj.fields),
     )
     object_indexes(obj, table)  # Index objects bound to columns attach to their table
@@ -212,11 +315,32 @@ class Tables:
     def sequences(self) -> sa.Table:
         return self.metadata.tables[SEQUENCES]
 
+    @property
+    def notifications(self) -> sa.Table:
+        return self.metadata.tables[NOTIFICATIONS]
+
+    @property
+    def tasks(self) -> sa.Table:
+        return self.metadata.tables[TASKS]
+
+    @property
+    def outbox(self) -> sa.Table:
+        return self.metadata.tables[OUTBOX]
+
+    @property
+    def rule_firings(self) -> sa.Table:
+        return self.metadata.tables[RULE_FIRINGS]
+
+    @property
+    def approval_requests(self) -> sa.Table:
+        return self.metadata.tables[APPROVAL_REQUESTS]
+
 
 def build_tables(blueprint: Blueprint) -> Tables:
     """All tables ``blueprint`` needs, in a fresh :class:`sqlalchemy.MetaData`."""
     metadata = sa.MetaData()
     _platform_tables(metadata)
+    _work_tables(metadata)
     for obj in blueprint.objects:
         object_table(metadata, obj)
     return Tables(metadata)

@@ -1,0 +1,415 @@
+"""The record service: the one door to the data of blueprint objects.
+
+Every create, read, list, update, delete and restore goes through
+:class:`RecordService`, which coerces and validates values (all problems of a
+write at once, keyed by field), applies defaults, computes formulas and auto
+numbers, checks unique and lookup values, locks optimistically by ``version``,
+soft-deletes, writes field history and publishes :class:`RecordEvent` inside
+the write's transaction.
+
+Example::
+
+    service = RecordService(blueprint, engine)
+    deal = service.create("opportunity", {"name": "Big deal", "account": 1}, actor=alice)
+    deal = service.update("opportunity", deal["id"], {"amount": "1200"}, version=deal["version"], actor=alice)
+    page = service.list("opportunity", actor=alice, filters=[Condition("amount", FilterOp.GTE, 1000)])
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from crm_platform.metadata.model import Blueprint, Condition, SortKey
+from crm_platform.metadata.suggest import did_you_mean
+
+from . import history as hist
+from .actors import Actor
+from .errors import ConflictError, NotFoundError, ValidationError
+from .events import EventBus, EventKind, RecordEvent
+from .query import decode_cursor, encode_cursor, filter_clause, prepare_filter
+from .record_plan import DEPTH_KEY, ObjectPlan
+from .tables import Tables, build_tables
+
+MAX_LIMIT = 500
+Record = dict[str, Any]
+
+
+def utc_now() -> dt.datetime:
+    """The default clock: now, aware, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _version(raw: Any) -> int:
+    """The version a caller edits, as given in a form field, JSON or an If-Match header."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().strip('"')
+    if not text.isdigit():
+        raise ValidationError({"version": f"expected the version number you edited, got {raw!r}"})
+    return int(text)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list and the cursor of the next one (``None`` on the last page)."""
+
+    records: list[Record]
+    next: str | None
+
+
+class RecordService:
+    """Create, read, list, update, delete and restore records of one blueprint's objects.
+
+    ``clock`` returns the current time (aware UTC); tests inject a fixed one.
+    Every method takes ``connection=`` to join a caller's transaction; without
+    it, each call runs in a transaction of its own.
+    """
+
+    def __init__(
+        self,
+        blueprint: Blueprint,
+        engine: Engine,
+        tables: Tables | None = None,
+        *,
+        events: EventBus | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self.blueprint = blueprint
+        self.engine = engine
+        self.tables = tables or build_tables(blueprint)
+        self.events = events or EventBus()
+        self.clock = clock or utc_now
+        self._dialect = engine.dialect.name
+        self._plans = {
+            obj.name: ObjectPlan(obj, self.tables, self._dialect, blueprint) for obj in blueprint.objects
+        }
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _plan(self, object: str) -> ObjectPlan:
+        try:
+            return self._plans[object]
+        except KeyError:
+            hint = did_you_mean(object, self._plans)
+            raise NotFoundError(object, None, f"unknown object '{object}'{hint}") from None
+
+    @contextmanager
+    def _write(self, connection: sa.Connection | None) -> Iterator[sa.Connection]:
+        if connection is not None:
+            yield connection
+        else:
+            with self.engine.begin() as own:
+                yield own
+
+    @contextmanager
+    def _read(self, connection: sa.Connection | None) -> Iterator[sa.Connection]:
+        if connection is not None:
+            yield connection
+        else:
+            with self.engine.connect() as own:
+                yield own
+
+    def _now(self) -> dt.datetime:
+        now = self.clock()
+        if now.tzinfo is None:
+            raise ValueError("the clock must return an aware datetime")
+        return now.astimezone(dt.UTC)
+
+    def _publish(
+        self,
+        kind: EventKind,
+        plan: ObjectPlan,
+        before: Record | None,
+        after: Record | None,
+        changed: Iterable[str],
+        actor: Actor,
+        connection: sa.Connection,
+    ) -> None:
+        if not self.events.active:
+            return
+        record_id = (after or before or {})["id"]
+        depth = connection.info.get(DEPTH_KEY, 0)
+        event = RecordEvent(
+            kind, plan.obj.name, record_id, before, after, frozenset(changed), actor, connection, depth
+        )
+        # Writes made by handlers (rule actions) on this connection are one level deeper.
+        connection.info[DEPTH_KEY] = depth + 1
+        try:
+            self.events.publish(event)
+        finally:
+            connection.info[DEPTH_KEY] = depth
+
+    def _fetch(
+        self, connection: sa.Connection, plan: ObjectPlan, id: int, *, include_deleted: bool
+    ) -> Record:
+        query = plan.select.where(plan.table.c.id == id)
+        if not include_deleted:
+            query = query.where(plan.table.c.deleted_at.is_(None))
+        row = connection.execute(query).first()
+        if row is None:
+            raise NotFoundError(plan.obj.name, id)
+        return plan.to_record(row)
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def get(
+        self,
+        object: str,
+        id: int,
+        *,
+        actor: Actor,
+        include_deleted: bool = False,
+        connection: sa.Connection | None = None,
+    ) -> Record:
+        """The record ``id``; :class:`NotFoundError` when it does not exist or is deleted."""
+        plan = self._plan(object)
+        with self._read(connection) as conn:
+            return self._fetch(conn, plan, id, include_deleted=include_deleted)
+
+    def _where(
+        self, plan: ObjectPlan, filters: Iterable[Condition], deleted: bool
+    ) -> list[sa.ColumnElement[bool]]:
+        column = plan.table.c.deleted_at
+        clauses = [column.is_not(None) if deleted else column.is_(None)]
+        clauses.extend(filter_clause(plan.obj, plan.table, condition, self._dialect) for condition in filters)
+        return clauses
+
+    def list(
+        self,
+        object: str,
+        *,
+        actor: Actor,
+        filters: Iterable[Condition] = (),
+        sort: Iterable[SortKey | str] | str = (),
+        limit: int = 50,
+        cursor: str | None = None,
+        deleted: bool = False,
+        connection: sa.Connection | None = None,
+    ) -> Page:
+        """One page of records matching every filter, in ``sort`` order (then by id).
+
+        ``limit`` is capped at 500; pass the returned ``next`` as ``cursor`` for
+        the following page. ``deleted=True`` lists the soft-deleted records only.
+        """
+        plan = self._plan(object)
+        keys = plan.sort_keys(sort)
+        limit = max(1, min(int(limit), MAX_LIMIT))
+        prepared = [prepare_filter(plan.obj, condition) for condition in filters]
+        after = decode_cursor(plan.obj, keys, cursor) if cursor else None
+        # One row more than asked tells whether there is a next page.
+        query, params = plan.list_statement(prepared, keys, after, deleted, limit + 1)
+        with self._read(connection) as conn:
+            rows = conn.execute(query, params).all()
+        to_record = plan.to_record
+        records = [to_record(row) for row in rows[:limit]]
+        following = encode_cursor(keys, records[-1]) if len(rows) > limit else None
+        return Page(records, following)
+
+    def count(
+        self,
+        object: str,
+        *,
+        actor: Actor,
+        filters: Iterable[Condition] = (),
+        deleted: bool = False,
+        connection: sa.Connection | None = None,
+    ) -> int:
+        """How many records match every filter."""
+        plan = self._plan(object)
+        query = sa.select(sa.func.count()).select_from(plan.table).where(*self._where(plan, filters, deleted))
+        with self._read(connection) as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def history(
+        self, object: str, id: int, *, connection: sa.Connection | None = None
+    ) -> list[hist.HistoryEntry]:
+        """The audit trail of record ``id``, oldest first."""
+        plan = self._plan(object)
+        with self._read(connection) as conn:
+            return hist.read_history(conn, self.tables.field_history, plan.obj.name, id)
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def create(
+        self, object: str, values: Mapping[str, Any], *, actor: Actor, connection: sa.Connection | None = None
+    ) -> Record:
+        """Validate ``values``, fill defaults, formulas and auto numbers, insert; returns the record."""
+        plan = self._plan(object)
+        now = self._now()
+        with self._write(connection) as conn:
+            changes, errors = plan.clean(values)
+            plan.apply_defaults(changes, values, now)
+            if "owner_id" not in changes and actor.user_id is not None:
+                changes["owner_id"] = actor.user_id
+            plan.check_required(changes, None, errors)
+            plan.check_references(conn, changes, errors)
+            plan.check_unique(conn, changes, None, errors)
+            if errors:
+                raise ValidationError(errors)
+            changes.update(plan.formulas(changes, now))
+            changes.update(plan.next_numbers(conn))
+            system = {
+                "created_at": now,
+                "updated_at": now,
+                "touched_at": now,
+                "created_by": actor.user_id,
+                "version": 1,
+            }
+            row = plan.guarded(
+                conn, plan.table.insert().values(**changes, **system).returning(*plan.columns), changes, None
+            )
+            record = plan.to_record(row)
+            created = {name: record[name] for name in plan.audited}
+            hist.write_history(
+                conn,
+                self.tables.field_history,
+                [
+                    hist.history_row(
+                        plan.obj.name, record["id"], "create", new=created, user_id=actor.user_id, at=now
+                    )
+                ],
+            )
+            self._publish(EventKind.CREATED, plan, None, record, plan.audited, actor, conn)
+            return record
+
+    def update(
+        self,
+        object: str,
+        id: int,
+        values: Mapping[str, Any],
+        *,
+        version: int,
+        actor: Actor,
+        connection: sa.Connection | None = None,
+    ) -> Record:
+        """Change the fields in ``values`` of record ``id`` as of ``version``.
+
+        A stale ``version`` raises :class:`ConflictError` and writes nothing;
+        values equal to the stored ones are no change, and a write without any
+        change returns the record as it is (its version is not bumped).
+        """
+        plan = self._plan(object)
+        now = self._now()
+        with self._write(connection) as conn:
+            version = _version(version)
+            before = self._fetch(conn, plan, id, include_deleted=False)
+            if before["version"] != version:
+                raise ConflictError(plan.obj.name, id, version, before["version"])
+            cleaned, errors = plan.clean(values)
+            changes = {name: value for name, value in cleaned.items() if value != before[name]}
+            plan.check_required(changes, before, errors)
+            plan.check_references(conn, changes, errors)
+            plan.check_unique(conn, changes, id, errors)
+            if errors:
+                raise ValidationError(errors)
+            merged = {**before, **changes}
+            for name, value in plan.formulas(merged, now).items():
+                if value != before[name]:
+                    changes[name] = value
+            if not changes:
+                return before
+            table = plan.table
+            statement = (
+                table.update()
+                .where(table.c.id == id, table.c.version == version, table.c.deleted_at.is_(None))
+                .values(**changes, version=table.c.version + 1, updated_at=now, touched_at=now)
+                .returning(*plan.columns)
+            )
+            row = plan.guarded(conn, statement, changes, id)
+            if row is None:
+                # Someone else committed between our read and our write (PostgreSQL re-checks
+                # the WHERE clause on the newest row version): nothing was written.
+                current = self._fetch(conn, plan, id, include_deleted=True)
+                if current["deleted_at"] is not None:
+                    raise NotFoundError(plan.obj.name, id)
+                raise ConflictError(plan.obj.name, id, version, current["version"])
+            record = plan.to_record(row)
+            hist.write_history(
+                conn,
+                self.tables.field_history,
+                hist.changes_rows(plan.obj.name, id, before, changes, user_id=actor.user_id, at=now),
+            )
+            self._publish(EventKind.UPDATED, plan, before, record, changes, actor, conn)
+            return record
+
+    def _set_deleted(
+        self,
+        plan: ObjectPlan,
+        conn: sa.Connection,
+        before: Record,
+        deleted_at: dt.datetime | None,
+        now: dt.datetime,
+    ) -> Record:
+        table = plan.table
+        statement = (
+            table.update()
+            .where(table.c.id == before["id"], table.c.version == before["version"])
+            .values(deleted_at=deleted_at, version=table.c.version + 1, updated_at=now)
+            .returning(*plan.columns)
+        )
+        row = plan.guarded(conn, statement, {} if deleted_at else plan.unique_values(before), before["id"])
+        if row is None:
+            current = self._fetch(conn, plan, before["id"], include_deleted=True)
+            raise ConflictError(plan.obj.name, before["id"], before["version"], current["version"])
+        return plan.to_record(row)
+
+    def delete(
+        self,
+        object: str,
+        id: int,
+        *,
+        actor: Actor,
+        version: int | None = None,
+        connection: sa.Connection | None = None,
+    ) -> None:
+        """Soft-delete record ``id`` (it can be listed with ``deleted=True`` and restored).
+
+        With ``version``, a stale version raises :class:`ConflictError`.
+        """
+        plan = self._plan(object)
+        now = self._now()
+        with self._write(connection) as conn:
+            version = None if version is None else _version(version)
+            before = self._fetch(conn, plan, id, include_deleted=False)
+            if version is not None and before["version"] != version:
+                raise ConflictError(plan.obj.name, id, version, before["version"])
+            record = self._set_deleted(plan, conn, before, now, now)
+            hist.write_history(
+                conn,
+                self.tables.field_history,
+                [hist.history_row(plan.obj.name, id, "delete", user_id=actor.user_id, at=now)],
+            )
+            self._publish(EventKind.DELETED, plan, before, record, (), actor, conn)
+
+    def restore(
+        self, object: str, id: int, *, actor: Actor, connection: sa.Connection | None = None
+    ) -> Record:
+        """Bring back soft-deleted record ``id``; its unique values must still be free.
+
+        Restoring a record that is not deleted changes nothing and returns it.
+        """
+        plan = self._plan(object)
+        now = self._now()
+        with self._write(connection) as conn:
+            before = self._fetch(conn, plan, id, include_deleted=True)
+            if before["deleted_at"] is None:
+                return before
+            errors: dict[str, str] = {}
+            plan.check_unique(conn, plan.unique_values(before), id, errors)
+            if errors:
+                raise ValidationError(errors)
+            record = self._set_deleted(plan, conn, before, None, now)
+            hist.write_history(
+                conn,
+                self.tables.field_history,
+                [hist.history_row(plan.obj.name, id, "restore", user_id=actor.user_id, at=now)],
+            )
+            self._publish(EventKind.RESTORED, plan, before, record, (), actor, conn)
+            return record
