@@ -13,7 +13,7 @@ from crm_platform.metadata.model import Choice, Field, FieldType
 from crm_platform.runtime.actors import SYSTEM
 from crm_platform.runtime.coerce import FieldError, coerce_value
 from crm_platform.runtime.errors import ConflictError, NotFoundError, ValidationError
-from crm_platform.runtime.events import EventBus, EventKind, RecordEvent
+from crm_platform.runtime.events import EventBus, EventKind, RecordEvent, WriteIntent
 from crm_platform.runtime.records import RecordService
 
 
@@ -358,6 +358,57 @@ def test_calls_sharing_a_connection_share_its_transaction(engine, service, alice
         service.create("account", {"name": "B"}, actor=alice, connection=connection)
         raise RuntimeError("abort")
     assert service.count("account", actor=alice) == 0
+
+
+def test_a_guard_refuses_a_write_before_anything_is_written(engine, clock, alice) -> None:
+    bus = EventBus()
+    seen: list[RecordEvent] = []
+    bus.subscribe(seen.append)
+    service = make_service(engine, clock, events=bus)
+    account = service.create("account", {"name": "Acme"}, actor=SYSTEM)
+    intents: list[WriteIntent] = []
+
+    def no_renames(intent: WriteIntent) -> None:
+        intents.append(intent)
+        if intent.kind is EventKind.UPDATED and "name" in intent.changes:
+            raise ValidationError({"name": "is locked while an approval is pending"})
+
+    remove = service.add_guard(no_renames)
+    with pytest.raises(ValidationError) as excinfo:
+        service.update("account", account["id"], {"name": "Renamed"}, version=1, actor=SYSTEM)
+    assert _errors(excinfo) == {"name": "is locked while an approval is pending"}
+    assert intents[-1].before == account and intents[-1].changes == {"name": "Renamed"}
+    assert intents[-1].record_id == account["id"]
+    stored = service.get("account", account["id"], actor=SYSTEM)
+    assert stored["name"] == "Acme" and stored["version"] == 1
+    assert [entry.action for entry in service.history("account", account["id"])] == ["create"]
+    assert [event.kind for event in seen] == [EventKind.CREATED]
+
+    remove()
+    assert (
+        service.update("account", account["id"], {"name": "Renamed"}, version=1, actor=SYSTEM)["version"] == 2
+    )
+
+
+def test_a_write_undone_by_its_handler_leaves_the_callers_transaction_usable(engine, clock, alice) -> None:
+    bus = EventBus()
+    service = make_service(engine, clock, events=bus)
+
+    def refuse(event: RecordEvent) -> None:
+        if event.after and event.after["name"] == "Refused":
+            raise ValidationError({"name": "refused by a rule"})
+
+    bus.subscribe(refuse)
+    with engine.begin() as connection:
+        kept = service.create("account", {"name": "Kept"}, actor=alice, connection=connection)
+        # The insert of "Refused" reaches the database before its handler refuses it.
+        with pytest.raises(ValidationError):
+            service.create("account", {"name": "Refused"}, actor=alice, connection=connection)
+        service.update(
+            "account", kept["id"], {"name": "Kept too"}, version=1, actor=alice, connection=connection
+        )
+    names = [r["name"] for r in service.list("account", actor=alice).records]
+    assert names == ["Kept too"]
 
 
 def test_version_may_come_as_text_from_a_form_or_header(service, alice, account) -> None:

@@ -51,6 +51,29 @@ class RecordEvent:
 Handler = Callable[[RecordEvent], None]
 
 
+@dataclass(frozen=True)
+class WriteIntent:
+    """A write about to happen: guards may refuse it by raising a ``RecordError``.
+
+    ``before`` is ``None`` for a create; ``changes`` holds the values to be
+    written (after validation, defaults and formulas).
+    """
+
+    kind: EventKind
+    object: str
+    before: dict[str, Any] | None
+    changes: dict[str, Any]
+    actor: Actor
+    connection: sa.Connection = field(repr=False, compare=False)
+
+    @property
+    def record_id(self) -> int | None:
+        return None if self.before is None else int(self.before["id"])
+
+
+Guard = Callable[[WriteIntent], None]
+
+
 class EventBus:
     """Synchronous publish/subscribe for :class:`RecordEvent`."""
 

@@ -32,7 +32,7 @@ from crm_platform.metadata.suggest import did_you_mean
 from . import history as hist
 from .actors import Actor
 from .errors import ConflictError, NotFoundError, ValidationError
-from .events import EventBus, EventKind, RecordEvent
+from .events import EventBus, EventKind, Guard, RecordEvent, WriteIntent
 from .query import decode_cursor, encode_cursor, filter_clause, prepare_filter
 from .record_plan import DEPTH_KEY, ObjectPlan
 from .tables import Tables, build_tables
@@ -87,9 +87,35 @@ class RecordService:
         self.events = events or EventBus()
         self.clock = clock or utc_now
         self._dialect = engine.dialect.name
+        self._guards: list[Guard] = []
         self._plans = {
             obj.name: ObjectPlan(obj, self.tables, self._dialect, blueprint) for obj in blueprint.objects
         }
+
+    def add_guard(self, guard: Guard) -> Callable[[], None]:
+        """Let ``guard`` veto writes before anything is written; returns a function removing it.
+
+        A guard receives a :class:`WriteIntent` and raises a :class:`RecordError`
+        (a validation error naming what is missing, a locked record, ...) to refuse.
+        Stage entry criteria and approval locks hang here.
+        """
+        self._guards.append(guard)
+        return lambda: self._guards.remove(guard)
+
+    def _check_guards(
+        self,
+        kind: EventKind,
+        plan: ObjectPlan,
+        before: Record | None,
+        changes: Mapping[str, Any],
+        actor: Actor,
+        connection: sa.Connection,
+    ) -> None:
+        if not self._guards:
+            return
+        intent = WriteIntent(kind, plan.obj.name, before, dict(changes), actor, connection)
+        for guard in list(self._guards):
+            guard(intent)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -103,7 +129,10 @@ class RecordService:
     @contextmanager
     def _write(self, connection: sa.Connection | None) -> Iterator[sa.Connection]:
         if connection is not None:
-            yield connection
+            # A savepoint: a write refused by a guard or an event handler leaves the
+            # caller's transaction as it was, even if the caller catches the error.
+            with connection.begin_nested():
+                yield connection
         else:
             with self.engine.begin() as own:
                 yield own
@@ -254,6 +283,7 @@ class RecordService:
             if errors:
                 raise ValidationError(errors)
             changes.update(plan.formulas(changes, now))
+            self._check_guards(EventKind.CREATED, plan, None, changes, actor, conn)
             changes.update(plan.next_numbers(conn))
             system = {
                 "created_at": now,
@@ -315,6 +345,7 @@ class RecordService:
                     changes[name] = value
             if not changes:
                 return before
+            self._check_guards(EventKind.UPDATED, plan, before, changes, actor, conn)
             table = plan.table
             statement = (
                 table.update()
@@ -380,6 +411,7 @@ class RecordService:
             before = self._fetch(conn, plan, id, include_deleted=False)
             if version is not None and before["version"] != version:
                 raise ConflictError(plan.obj.name, id, version, before["version"])
+            self._check_guards(EventKind.DELETED, plan, before, {}, actor, conn)
             record = self._set_deleted(plan, conn, before, now, now)
             hist.write_history(
                 conn,
@@ -405,6 +437,7 @@ class RecordService:
             plan.check_unique(conn, plan.unique_values(before), id, errors)
             if errors:
                 raise ValidationError(errors)
+            self._check_guards(EventKind.RESTORED, plan, before, {}, actor, conn)
             record = self._set_deleted(plan, conn, before, None, now)
             hist.write_history(
                 conn,

@@ -7,13 +7,15 @@ nothing here pastes names into SQL text.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef
 
+from .tables_approvals import APPROVAL_REQUESTS, approval_tables
+from .tables_common import constraint_name, id_column, timestamp
+from .tables_sales import sales_tables
 from .types import JSONType, column_type
 
 USERS = "crm_users"
@@ -26,30 +28,6 @@ NOTIFICATIONS = "crm_notifications"
 TASKS = "crm_tasks"
 OUTBOX = "crm_outbox"
 RULE_FIRINGS = "crm_rule_firings"
-APPROVAL_REQUESTS = "crm_approval_requests"
-
-#: Longest identifier PostgreSQL keeps.
-MAX_IDENTIFIER = 63
-
-
-def constraint_name(prefix: str, table: str, *columns: str) -> str:
-    """A deterministic index or constraint name that fits PostgreSQL's 63 characters."""
-    name = "_".join((prefix, table, *columns))
-    if len(name) <= MAX_IDENTIFIER:
-        return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
-    return f"{name[: MAX_IDENTIFIER - 11]}_{digest}"
-
-
-def timestamp() -> sa.DateTime:
-    return sa.DateTime(timezone=True)
-
-
-def id_column() -> sa.Column:
-    """A surrogate key: BIGINT identity on PostgreSQL, the rowid alias on SQLite."""
-    return sa.Column(
-        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.Identity(), primary_key=True
-    )
 
 
 def _platform_tables(metadata: sa.MetaData) -> None:
@@ -119,7 +97,7 @@ def _platform_tables(metadata: sa.MetaData) -> None:
 
 
 def _work_tables(metadata: sa.MetaData) -> None:
-    """Notifications, tasks, the outbox, rule firings and approval requests."""
+    """Notifications, tasks, the outbox and rule firings."""
     sa.Table(
         NOTIFICATIONS,
         metadata,
@@ -192,24 +170,6 @@ def _work_tables(metadata: sa.MetaData) -> None:
         sa.Index(
             constraint_name("ux", RULE_FIRINGS, "key"), "rule", "object", "record_id", "episode", unique=True
         ),
-    )
-    sa.Table(
-        APPROVAL_REQUESTS,
-        metadata,
-        id_column(),
-        sa.Column("approval", sa.String(64), nullable=False),
-        sa.Column("object", sa.String(64), nullable=False),
-        sa.Column("record_id", sa.BigInteger, nullable=False),
-        # pending, approved, rejected or cancelled
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("step", sa.Integer, nullable=False, server_default="0"),
-        # The blueprint version the request started under: a later version's flow
-        # does not change a request already under way.
-        sa.Column("blueprint_version", sa.Integer, nullable=False),
-        sa.Column("started_by", sa.BigInteger, sa.ForeignKey(f"{USERS}.id")),
-        sa.Column("started_at", timestamp(), nullable=False),
-        sa.Column("decided_at", timestamp()),
-        sa.Index(constraint_name("ix", APPROVAL_REQUESTS, "object", "record_id"), "object", "record_id"),
     )
 
 
@@ -341,6 +301,8 @@ def build_tables(blueprint: Blueprint) -> Tables:
     metadata = sa.MetaData()
     _platform_tables(metadata)
     _work_tables(metadata)
+    sales_tables(metadata)
+    approval_tables(metadata)
     for obj in blueprint.objects:
         object_table(metadata, obj)
     return Tables(metadata)
