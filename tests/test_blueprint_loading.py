@@ -215,3 +215,31 @@ def test_documented_example_matches_the_schema() -> None:
     document = parse_yaml(example.group(1), "blueprint-format.md")
     assert document.diagnostics == []
     assert validate_schema(document) == []
+
+
+def test_list_views_may_show_and_sort_by_system_columns() -> None:
+    text = """\
+blueprint: b
+version: 1
+objects:
+  lead:
+    title: company
+    fields:
+      company: {type: text}
+    list_views:
+      recent:
+        columns: [company, updated_at, owner_id]
+        sort: [-updated_at]
+      broken:
+        columns: [company, updatd_at]
+"""
+    with pytest.raises(BlueprintError) as excinfo:
+        load_blueprint_text(text, "x.yaml")
+    assert [str(d) for d in excinfo.value.diagnostics] == [
+        "x.yaml:13:28: list view 'broken' of 'lead' names unknown field 'updatd_at'; "
+        "did you mean 'updated_at'?"
+    ]
+    fixed = load_blueprint_text(text.replace("updatd_at", "touched_at"), "x.yaml")
+    recent = fixed.object("lead").list_views[0]
+    assert recent.columns == ("company", "updated_at", "owner_id")
+    assert str(recent.sort[0]) == "-updated_at"

@@ -112,13 +112,12 @@ class _Checker:
             else:
                 seen[name] = position
 
-    def field_ref(self, obj: ObjectDef, name: str, path: Path, what: str) -> bool:
-        """Report ``name`` at ``path`` unless it is a field of ``obj``."""
-        if obj.has_field(name):
+    def field_ref(self, obj: ObjectDef, name: str, path: Path, what: str, *, system: bool = False) -> bool:
+        """Report ``name`` at ``path`` unless it is a field of ``obj`` (or a system column if ``system``)."""
+        if obj.has_field(name) or (system and name in SYSTEM_COLUMNS):
             return True
-        self.error(
-            self.doc.node(path), f"{what} names unknown field '{name}'{did_you_mean(name, obj.field_names)}"
-        )
+        known = (*obj.field_names, *SYSTEM_COLUMNS) if system else obj.field_names
+        self.error(self.doc.node(path), f"{what} names unknown field '{name}'{did_you_mean(name, known)}")
         return False
 
     def expression(
@@ -248,9 +247,9 @@ class _Checker:
         self.name("list view", path[-1], self.doc.key(path))
         where = describe(path, None)
         for i, name in enumerate(view["columns"]):
-            self.field_ref(obj, name, (*path, "columns", i), where)
+            self.field_ref(obj, name, (*path, "columns", i), where, system=True)
         for i, key in enumerate(view.get("sort") or ()):
-            self.field_ref(obj, key.removeprefix("-"), (*path, "sort", i), f"sort of {where}")
+            self.field_ref(obj, key.removeprefix("-"), (*path, "sort", i), f"sort of {where}", system=True)
         for i, condition in enumerate(view.get("filter") or ()):
             self.condition(obj, condition, (*path, "filter", i))
 
