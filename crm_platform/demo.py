@@ -264,7 +264,9 @@ def run_demo(db_url: str, *, reset: bool = False, rows: int = 1000) -> int:
                                 connection=conn,
                             ).id
                 counts = _Generator(service, blueprint, conn, users).run(rows)
-                plurals = {name: blueprint.object(name).plural.get("en", f"{name}s").lower() for name in counts}
+                plurals = {
+                    name: blueprint.object(name).plural.get("en", f"{name}s").lower() for name in counts
+                }
                 print("Created " + ", ".join(f"{n} {plurals[name]}" for name, n in counts.items()) + ".")
     finally:
         engine.dispose()
