@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from crm_platform.metadata.model import Blueprint, Condition, Field, FieldType, FilterOp, ObjectDef, Stage
 from crm_platform.runtime.actors import SYSTEM
 from crm_platform.runtime.db import create_engine, is_postgresql
+from crm_platform.runtime.migrate import migrate
 from crm_platform.runtime.records import RecordService
 from crm_platform.runtime.tables import build_tables
 
@@ -141,11 +142,15 @@ def generate(engine: sa.Engine, rows: int, console: Console) -> None:
     """Create the tables and fill them with ``rows`` opportunities, unless already there."""
     if _existing_rows(engine) == rows:
         console.print(f"reusing the {rows:,} opportunities of a previous run")
+        # Data made by an older platform version gets its schema brought up to date.
+        migrate(engine, BLUEPRINT)
         return
     tables = build_tables(BLUEPRINT)
     tables.metadata.drop_all(engine)
     MARKER.drop(engine, checkfirst=True)
-    tables.metadata.create_all(engine)
+    for table in ("crm_schema_versions",):
+        sa.Table(table, sa.MetaData()).drop(engine, checkfirst=True)
+    migrate(engine, BLUEPRINT)
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as connection:
         connection.execute(
