@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crm_platform.metadata.model import Blueprint, Condition, Field, FieldType, FilterOp, ObjectDef, Stage
 from crm_platform.runtime.actors import SYSTEM
-from crm_platform.runtime.db import create_engine, is_postgresql
+from crm_platform.runtime.db import create_engine, is_postgresql, read_connection
 from crm_platform.runtime.migrate import migrate
 from crm_platform.runtime.records import RecordService
 from crm_platform.runtime.tables import build_tables
@@ -299,7 +299,8 @@ def measure(
     for label, (through_service, statement, params) in pages.items():
 
         def through_text(statement: sa.TextClause = statement, params: dict[str, Any] = params) -> list[Any]:
-            with engine.connect() as connection:
+            # The same kind of read-only connection the service reads through.
+            with read_connection(engine) as connection:
                 return connection.execute(statement, params).all()
 
         raw_run, raw_close = _raw_runner(engine, statement, params)

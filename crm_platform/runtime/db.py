@@ -57,10 +57,18 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Execution option marking a connection that only reads (see :func:`read_connection`).
+READ_ONLY = "crm_read_only"
+
+
 def _sqlite_on_begin(connection: sa.Connection) -> None:
     # IMMEDIATE takes the write lock up front, so two writers queue on the busy
-    # timeout instead of failing with "database is locked" on upgrade.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # timeout instead of failing with "database is locked" on upgrade. Reads take
+    # no lock at all (WAL lets them run beside a writer).
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine | sa.Connection) -> bool:
@@ -69,6 +77,20 @@ def is_sqlite(engine: Engine | sa.Connection) -> bool:
 
 def is_postgresql(engine: Engine | sa.Connection) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+@contextmanager
+def read_connection(engine: Engine, connection: Connection | None = None) -> Iterator[Connection]:
+    """The caller's ``connection``, or a connection of our own for reads only.
+
+    On SQLite its transaction takes no write lock, so lists and pages never wait
+    for (or hold up) a writer.
+    """
+    if connection is not None:
+        yield connection
+        return
+    with engine.connect() as conn:
+        yield conn.execution_options(**{READ_ONLY: True})
 
 
 @contextmanager

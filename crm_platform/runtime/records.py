@@ -31,6 +31,7 @@ from crm_platform.metadata.suggest import did_you_mean
 
 from . import history as hist
 from .actors import Actor
+from .db import read_connection
 from .errors import ConflictError, NotFoundError, ValidationError
 from .events import EventBus, EventKind, Guard, RecordEvent, WriteIntent
 from .query import decode_cursor, encode_cursor, filter_clause, prepare_filter
@@ -139,11 +140,8 @@ class RecordService:
 
     @contextmanager
     def _read(self, connection: sa.Connection | None) -> Iterator[sa.Connection]:
-        if connection is not None:
-            yield connection
-        else:
-            with self.engine.connect() as own:
-                yield own
+        with read_connection(self.engine, connection) as conn:
+            yield conn
 
     def _now(self) -> dt.datetime:
         now = self.clock()
