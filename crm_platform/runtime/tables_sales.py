@@ -45,7 +45,9 @@ def sales_tables(metadata: sa.MetaData) -> None:
         sa.Column("occurred_at", timestamp(), nullable=False),
         _user_column("created_by"),
         sa.Column("created_at", timestamp(), nullable=False),
-        sa.Index(constraint_name("ix", ACTIVITIES, "object", "record_id"), "object", "record_id", "occurred_at"),
+        sa.Index(
+            constraint_name("ix", ACTIVITIES, "object", "record_id"), "object", "record_id", "occurred_at"
+        ),
     )
     sa.Table(
         STAGE_HISTORY,
@@ -60,7 +62,9 @@ def sales_tables(metadata: sa.MetaData) -> None:
         sa.Column("left_at", timestamp()),
         sa.Column("duration_seconds", sa.BigInteger),
         _user_column("changed_by"),
-        sa.Index(constraint_name("ix", STAGE_HISTORY, "object", "record_id"), "object", "record_id", "left_at"),
+        sa.Index(
+            constraint_name("ix", STAGE_HISTORY, "object", "record_id"), "object", "record_id", "left_at"
+        ),
         sa.Index(constraint_name("ix", STAGE_HISTORY, "object", "to_stage"), "object", "to_stage"),
     )
     sa.Table(
