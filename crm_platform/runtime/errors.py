@@ -7,6 +7,9 @@ ValidationError    ``validation``              422
 ConflictError      ``conflict``                409
 NotFoundError      ``not_found``               404
 QueryError         ``bad_query``               400
+RecordLockedError  ``locked``                  409
+ForbiddenError     ``forbidden``               403
+StateError         ``invalid_state``           409
 =================  ==========================  ======
 """
 
@@ -74,3 +77,26 @@ class QueryError(RecordError):
         self.field = field
         super().__init__(f"{field}: {message}")
         self.detail = message
+
+
+class RecordLockedError(RecordError):
+    """Record ``id`` of ``object`` may not be edited now (an approval is pending on it)."""
+
+    code = "locked"
+
+    def __init__(self, object: str, id: int, message: str) -> None:
+        self.object = object
+        self.id = id
+        super().__init__(message)
+
+
+class ForbiddenError(RecordError):
+    """The actor may not do this (not an approver of the step, approving their own request, ...)."""
+
+    code = "forbidden"
+
+
+class StateError(RecordError):
+    """The request does not fit the current state (a decided approval, a second pending one, ...)."""
+
+    code = "invalid_state"
