@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef
 
 from .tables_approvals import APPROVAL_REQUESTS, approval_tables
+from .tables_auth import auth_tables
 from .tables_common import constraint_name, id_column, timestamp
 from .tables_sales import sales_tables
 from .types import JSONType, column_type
@@ -137,6 +138,9 @@ def _work_tables(metadata: sa.MetaData) -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         # An e-mail address or a webhook name.
         sa.Column("target", sa.Text, nullable=False),
+        # Where a webhook goes, fixed when it is enqueued (a later blueprint change does
+        # not redirect deliveries already promised).
+        sa.Column("url", sa.Text),
         sa.Column("subject", sa.Text),
         sa.Column("payload", JSONType, nullable=False),
         # Stays the same across retries, so receivers can drop duplicates.
@@ -144,7 +148,8 @@ def _work_tables(metadata: sa.MetaData) -> None:
         sa.Column("rule", sa.String(200)),
         sa.Column("object", sa.String(64)),
         sa.Column("record_id", sa.BigInteger),
-        # pending, delivered or dead (gave up after the last retry)
+        # pending, delivered, dead (gave up after the last retry) or skipped (cannot be
+        # sent here, e.g. no SMTP server configured; last_error says why)
         sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("next_attempt_at", timestamp(), nullable=False),
@@ -167,6 +172,8 @@ def _work_tables(metadata: sa.MetaData) -> None:
         # "3 days after" counts from, or the day of a schedule.
         sa.Column("episode", sa.String(64), nullable=False),
         sa.Column("fired_at", timestamp(), nullable=False),
+        # Set when the rule's actions failed on this record (they were rolled back).
+        sa.Column("error", sa.Text),
         sa.Index(
             constraint_name("ux", RULE_FIRINGS, "key"), "rule", "object", "record_id", "episode", unique=True
         ),
@@ -303,6 +310,7 @@ def build_tables(blueprint: Blueprint) -> Tables:
     _work_tables(metadata)
     sales_tables(metadata)
     approval_tables(metadata)
+    auth_tables(metadata)
     for obj in blueprint.objects:
         object_table(metadata, obj)
     return Tables(metadata)

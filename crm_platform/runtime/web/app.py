@@ -1,0 +1,80 @@
+"""The app factory: routes, middleware and error handlers, nothing else.
+
+Example::
+
+    app = create_app(blueprint, engine)                       # default services
+    app = create_app(blueprint, engine, services=services)    # services wired to the rule engine
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from crm_platform.metadata.model import Blueprint
+from crm_platform.resources import ui_dir
+
+from .api import InboxApi, RecordApi
+from .auth import SessionAuthBackend, on_auth_error, require_principal
+from .errors import EXCEPTION_HANDLERS
+from .login import LoginViews
+from .middleware import CSRFMiddleware, SecurityHeadersMiddleware
+from .openapi import openapi_document
+from .services import Services
+from .settings import WebSettings
+
+
+def _openapi_route(document: dict[str, Any]) -> Route:
+    async def openapi(request: Request) -> Response:
+        require_principal(request)
+        return JSONResponse(document)
+
+    return Route("/openapi.json", openapi, methods=["GET"])
+
+
+def create_app(
+    blueprint: Blueprint,
+    engine: Engine,
+    *,
+    services: Services | None = None,
+    settings: WebSettings | None = None,
+) -> Starlette:
+    """The ASGI app serving the sign-in pages, static files and the API of ``blueprint``."""
+    settings = settings or WebSettings()
+    services = services or Services.build(blueprint, engine, settings)
+    templates = Jinja2Templates(directory=str(ui_dir() / "templates"))
+    login = LoginViews(templates, services.credentials, services.sessions, services.limiter, settings)
+    api_routes = [
+        *RecordApi(services).routes,
+        *InboxApi(services).routes,
+        _openapi_route(openapi_document(blueprint)),
+        *services.api_routes,
+    ]
+    routes = [
+        *login.routes,
+        Mount("/api/v1", routes=api_routes),
+        Mount("/static", StaticFiles(directory=str(ui_dir() / "static")), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(
+            AuthenticationMiddleware,
+            backend=SessionAuthBackend(services.sessions, services.tokens, settings),
+            on_error=on_auth_error,
+        ),
+        Middleware(CSRFMiddleware),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
+    app.state.services = services
+    app.state.settings = settings
+    app.state.templates = templates
+    return app

@@ -1,0 +1,130 @@
+"""Pure ASGI middleware: security headers on every response, CSRF on cookie-authenticated writes."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import parse_qs
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .auth import Principal
+from .errors import error_body
+
+#: No inline scripts or styles, nothing from elsewhere, never inside a frame.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: The header fetch()/htmx send the token in; HTML forms send the field instead.
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+_MAX_FORM_BYTES = 1_000_000
+
+
+class SecurityHeadersMiddleware:
+    """CSP, nosniff, same-origin referrers, no framing; ``no-store`` on everything but static files."""
+
+    def __init__(self, app: ASGIApp, static_prefix: str = "/static/") -> None:
+        self.app = app
+        self.static_prefix = static_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        cacheable = scope["path"].startswith(self.static_prefix)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                headers.setdefault("X-Frame-Options", "DENY")
+                if not cacheable:
+                    # Pages and API answers carry personal data: never keep them in a cache.
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class CSRFMiddleware:
+    """Refuses unsafe requests authenticated by the session cookie without the session's CSRF token.
+
+    The token comes in the ``X-CSRF-Token`` header or a ``csrf_token`` form
+    field. Bearer-token requests need none: browsers never add that header
+    on their own. Runs after the authentication middleware (reads ``scope["user"]``).
+    """
+
+    def __init__(self, app: ASGIApp, exempt: frozenset[str] = frozenset({"/login"})) -> None:
+        self.app = app
+        # The sign-in form checks a token of its own (there may be no session yet).
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        user = scope.get("user")
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in UNSAFE_METHODS
+            or scope["path"] in self.exempt
+            or not isinstance(user, Principal)
+            or not user.uses_cookie
+        ):
+            await self.app(scope, receive, send)
+            return
+        assert user.session is not None
+        expected = user.session.csrf_token
+        headers = Headers(scope=scope)
+        given = headers.get(CSRF_HEADER)
+        body: bytes | None = None
+        if given is None and headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            body = await _read_body(receive)
+            values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FIELD)
+            given = values[0] if values else None
+        if given is None or not secrets.compare_digest(given.encode(), expected.encode()):
+            await _refuse(scope, receive, send)
+            return
+        await self.app(scope, receive if body is None else _replay(body), send)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > _MAX_FORM_BYTES:
+            break
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+    message = "the CSRF token is missing or wrong: reload the page and try again"
+    if scope["path"].startswith("/api/"):
+        response = JSONResponse(error_body("csrf", message), status_code=403)
+    else:
+        response = PlainTextResponse(message, status_code=403)  # type: ignore[assignment]
+    await response(scope, receive, send)
