@@ -13,15 +13,18 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from crm_platform import cli_rules
 from crm_platform.metadata import Blueprint, BlueprintError, Diagnostic, check_files, load_blueprint
 from crm_platform.rules import rule_diagnostics
+from crm_platform.rules.cycles import cycle_diagnostics
 from crm_platform.runtime.db import create_engine, default_url
 from crm_platform.runtime.migrate import MigrationRefused, apply_migration, plan_migration
 from crm_platform.runtime.tables import build_tables
 from crm_platform.runtime.users import UserDirectory, UserError
 
-#: Checks beyond the metadata's own: the rule language, checked against the blueprint.
-EXTRA_CHECKS: tuple[Callable[[Blueprint], list[Diagnostic]], ...] = (rule_diagnostics,)
+#: Checks beyond the metadata's own: the rule language, checked against the blueprint,
+#: and rules that can trigger each other in a cycle.
+EXTRA_CHECKS: tuple[Callable[[Blueprint], list[Diagnostic]], ...] = (rule_diagnostics, cycle_diagnostics)
 
 
 def _print_error(message: str) -> None:
@@ -127,6 +130,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(db_url=args.db, reset=args.reset, rows=args.opportunities)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``crm serve``: screens and API of a migrated database; the scheduler too unless ``--no-scheduler``."""
+    import logging
+
+    from crm_platform.app import NotMigrated, build_application, serve
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        application = build_application(args.blueprint, args.db)
+    except BlueprintError as exc:
+        for diagnostic in exc.diagnostics:
+            print(diagnostic)
+        return 1
+    except (NotMigrated, OSError, ValueError) as exc:
+        _print_error(str(exc))
+        return 1
+    print(f"serving {application.blueprint.name} on http://{args.host}:{args.port} (API at /api/v1)")
+    serve(application, host=args.host, port=args.port, scheduler=not args.no_scheduler)
+    return 0
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    """``crm token create EMAIL [--name N]``: prints a new API token once."""
+    from crm_platform.runtime.web.settings import WebSettings
+    from crm_platform.runtime.web.tokens import TokenStore
+
+    engine = create_engine(args.db)
+    try:
+        tables = build_tables(Blueprint(name="_", version=1, objects=()))
+        user = UserDirectory(engine, tables).find(args.email)
+        if user is None or not user.is_active:
+            _print_error(f"no active user with e-mail '{args.email}'; add one with 'crm user add'")
+            return 1
+        secret, token = TokenStore(engine, tables, clock=WebSettings().clock).create(user, name=args.name)
+    finally:
+        engine.dispose()
+    print(f"token {token.id} for {user.email} ({args.name or 'unnamed'}); it is shown only now:")
+    print(secret)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``crm`` command."""
     parser = argparse.ArgumentParser(prog="crm", description="A low-code, metadata-driven CRM platform.")
@@ -169,6 +213,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reset", action="store_true", help="start from an empty database")
     demo.add_argument("--opportunities", type=int, default=1000, help=argparse.SUPPRESS)
     demo.set_defaults(handler=cmd_demo)
+
+    serve = commands.add_parser("serve", help="serve the screens and the API of a blueprint")
+    serve.add_argument("--blueprint", required=True, metavar="FILE")
+    serve.add_argument("--db", default=None, metavar="URL", help="database URL (default: $CRM_DATABASE_URL)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-scheduler", action="store_true", help="leave time rules to 'crm worker'")
+    serve.set_defaults(handler=cmd_serve)
+
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    token_create = token_commands.add_parser("create", help="create an API token and print it once")
+    token_create.add_argument("email")
+    token_create.add_argument("--name", default="", help="what the token is for")
+    token_create.add_argument("--db", default=None, metavar="URL")
+    token_create.set_defaults(handler=cmd_token_create)
+    cli_rules.add_commands(commands, load)
     return parser
 
 

@@ -253,10 +253,13 @@ def run_demo(db_url: str, *, reset: bool = False, rows: int = 1000) -> int:
                         connection=conn,
                     ).id
                 for table in blueprint.assignments:
-                    for entry in table.entries:
-                        if entry.user not in users:
-                            users[entry.user] = directory.add(
-                                entry.user,
+                    # Every rep an assignment table names must exist, or "assign by" refuses.
+                    emails = [entry.user for entry in table.entries]
+                    emails += [table.default] if table.default else []
+                    for email in emails:
+                        if email not in users:
+                            users[email] = directory.add(
+                                email,
                                 role="sales_rep",
                                 password=DEMO_PASSWORD,
                                 manager_email="manager@example.com",
