@@ -2,7 +2,7 @@
 
 This is the one place that knows every layer: it loads the metadata, checks the
 database is migrated, builds the runtime services, wires the rule engine into the
-record service when the rules package provides one, and hands everything to
+record service (through :func:`crm_platform.compose.compose`), and hands everything to
 :func:`crm_platform.runtime.web.create_app`.
 
 Example::
@@ -13,23 +13,20 @@ Example::
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 
+from crm_platform.compose import Platform, build_worker, compose
 from crm_platform.metadata import Blueprint, load_blueprint
 from crm_platform.rules import rule_diagnostics
+from crm_platform.rules.worker import Worker
 from crm_platform.runtime.db import create_engine
-from crm_platform.runtime.inbox import Inbox
 from crm_platform.runtime.migrate import plan_migration
-from crm_platform.runtime.records import RecordService
-from crm_platform.runtime.tables import Tables, build_tables
 from crm_platform.runtime.web import Services, WebSettings, create_app
 
 log = logging.getLogger(__name__)
@@ -44,26 +41,24 @@ class Application:
     """A built web app and what it runs on."""
 
     app: Starlette
-    blueprint: Blueprint
-    engine: Engine
+    platform: Platform
     blueprint_path: str
-    #: Whether event rules fire on record writes (the rule engine was found and attached).
-    rules_attached: bool = False
-    _worker: Any = field(default=None, repr=False)
+    _worker: Worker | None = field(default=None, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
-    def start_scheduler(self) -> bool:
-        """Run the rule scheduler and outgoing deliveries in a background thread, if available."""
-        try:
-            worker_module = importlib.import_module("crm_platform.rules.worker")
-        except ImportError as exc:
-            log.warning("no rule scheduler in this installation (%s); time-based rules will not fire", exc)
-            return False
-        self._worker = worker_module.build_worker(self.engine, self.blueprint)
-        self._thread = threading.Thread(target=self._worker.run, name="crm-scheduler", daemon=True)
-        self._thread.start()
+    @property
+    def blueprint(self) -> Blueprint:
+        return self.platform.blueprint
+
+    @property
+    def engine(self) -> Engine:
+        return self.platform.engine
+
+    def start_scheduler(self) -> None:
+        """Run the rule scheduler, approval escalation and outgoing deliveries in a background thread."""
+        self._worker = build_worker(self.platform)
+        self._thread = self._worker.start()
         log.info("rule scheduler started in-process")
-        return True
 
     def stop_scheduler(self) -> None:
         """Stop the scheduler after its current batch and wait for it."""
@@ -86,25 +81,6 @@ def _check_migrated(engine: Engine, blueprint: Blueprint, blueprint_path: str, d
         )
 
 
-def _attach_rules(
-    blueprint: Blueprint, engine: Engine, tables: Tables, records: RecordService, inbox: Inbox
-) -> bool:
-    """Wire the rule engine (and approvals, which rules start) into ``records``' events, if present."""
-    try:
-        engine_module = importlib.import_module("crm_platform.rules.engine")
-        outbox_module = importlib.import_module("crm_platform.runtime.outbox")
-        approvals_module = importlib.import_module("crm_platform.runtime.approvals")
-    except ImportError as exc:
-        log.warning("no rule engine in this installation (%s); event rules will not fire", exc)
-        return False
-    outbox = outbox_module.Outbox(engine, tables, records.clock)
-    approvals = approvals_module.ApprovalService(blueprint, engine, tables, records, inbox, records.clock)
-    approvals.install()
-    rule_engine = engine_module.RuleEngine(blueprint, records, inbox, outbox, approvals=approvals)
-    rule_engine.attach(records.events)
-    return True
-
-
 def build_application(
     blueprint_path: str,
     db_url: str,
@@ -121,13 +97,12 @@ def build_application(
     engine = engine or create_engine(db_url)
     _check_migrated(engine, blueprint, blueprint_path, db_url)
     settings = settings or WebSettings.from_env(os.environ)
-    tables = build_tables(blueprint)
-    records = RecordService(blueprint, engine, tables, clock=settings.clock)
-    inbox = Inbox(engine, tables, clock=settings.clock)
-    attached = _attach_rules(blueprint, engine, tables, records, inbox)
-    services = Services.build(blueprint, engine, settings, tables=tables, records=records, inbox=inbox)
+    platform = compose(blueprint, engine, clock=settings.clock)
+    services = Services.build(
+        blueprint, engine, settings, tables=platform.tables, records=platform.records, inbox=platform.inbox
+    )
     app = create_app(blueprint, engine, services=services, settings=settings)
-    return Application(app, blueprint, engine, blueprint_path, rules_attached=attached)
+    return Application(app, platform, blueprint_path)
 
 
 def serve(

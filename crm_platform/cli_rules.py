@@ -43,14 +43,15 @@ def parse_moment(text: str, option: str) -> dt.datetime:
 
 def cmd_worker(args: argparse.Namespace, load: Loader) -> int:
     """``crm worker``: fire due time rules and deliver the outbox, every ``--interval`` seconds."""
-    from crm_platform.rules.worker import build_worker, stop_on_signals
+    from crm_platform.compose import build_worker, compose
+    from crm_platform.rules.worker import stop_on_signals
 
     blueprint = load(args.blueprint)
     if blueprint is None:
         return 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     engine = create_engine(args.db)
-    worker = build_worker(engine, blueprint, interval=args.interval, batch_size=args.batch_size)
+    worker = build_worker(compose(blueprint, engine), interval=args.interval, batch_size=args.batch_size)
     try:
         if args.once:
             print(worker.run_once())

@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from record_blueprint import NOW, Clock
 from sqlalchemy.engine import Engine
 
+from crm_platform.compose import build_worker, compose
 from crm_platform.metadata import Blueprint, load_blueprint
-from crm_platform.rules.worker import Worker, build_worker
+from crm_platform.rules.worker import Worker
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.followups import FollowUps
 from crm_platform.runtime.migrate import migrate
@@ -54,7 +55,7 @@ class World:
         blueprint = blueprint or load_after_sales()
         migrate(engine, blueprint)
         clock = Clock(NOW)
-        worker = build_worker(engine, blueprint, clock=clock, deliver=False, batch_size=batch_size)
+        worker = build_worker(compose(blueprint, engine, clock=clock), deliver=False, batch_size=batch_size)
         directory = UserDirectory(engine, worker.scheduler.tables)
         manager = directory.add(MANAGER, role="sales_manager")
         rep = directory.add(REP, role="sales_rep", manager_email=MANAGER)

@@ -8,8 +8,7 @@ row locks and leases. SIGTERM and SIGINT stop the loop after the current batch: 
 batch is one transaction, so a stop never leaves half a batch behind (and a SIGKILL
 leaves nothing, the open transaction rolls back).
 
->>> worker = build_worker(engine, blueprint)  # doctest: +SKIP
->>> worker.run_once()  # doctest: +SKIP
+``crm_platform.compose.build_worker(platform)`` builds one wired to a platform.
 """
 
 from __future__ import annotations
@@ -18,18 +17,16 @@ import datetime as dt
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
-from crm_platform.metadata.model import Blueprint
 from crm_platform.runtime.outbox import Deliverer
 
-from .scheduler import DEFAULT_BATCH, RunReport, Scheduler
+from .scheduler import RunReport, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +50,26 @@ class Worker:
     """Runs rounds of scheduler + deliverer until stopped."""
 
     def __init__(
-        self, scheduler: Scheduler, deliverer: Deliverer | None, *, interval: float = DEFAULT_INTERVAL
+        self,
+        scheduler: Scheduler,
+        deliverer: Deliverer | None,
+        *,
+        interval: float = DEFAULT_INTERVAL,
+        jobs: Sequence[Callable[[dt.datetime], object]] = (),
     ) -> None:
         self.scheduler = scheduler
         self.deliverer = deliverer
         self.interval = interval
+        #: Other periodic work run each round with the round's time (approval escalation).
+        self.jobs = tuple(jobs)
         self.stop = threading.Event()
 
     def run_once(self, now: dt.datetime | None = None) -> WorkerRound:
         """One round: fire what is due at ``now`` (default: the clock), then deliver what is due."""
+        now = now or self.scheduler.clock()
         report = self.scheduler.run_due(now)
+        for job in self.jobs:
+            job(now)
         deliveries = 0
         if self.deliverer is not None:
             while True:
@@ -109,47 +116,3 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-def build_worker(
-    engine: Engine,
-    blueprint: Blueprint,
-    *,
-    clock: Callable[[], dt.datetime] | None = None,
-    worker_id: str | None = None,
-    interval: float = DEFAULT_INTERVAL,
-    batch_size: int = DEFAULT_BATCH,
-    deliver: bool = True,
-) -> Worker:
-    """A worker wired to a record service, inbox, outbox and rule engine on ``engine``."""
-    from crm_platform.runtime.approvals import ApprovalService
-    from crm_platform.runtime.inbox import Inbox
-    from crm_platform.runtime.outbox import Outbox
-    from crm_platform.runtime.records import RecordService, utc_now
-    from crm_platform.runtime.tables import build_tables
-
-    from .engine import RuleEngine
-
-    clock = clock or utc_now
-    tables = build_tables(blueprint)
-    records = RecordService(blueprint, engine, tables, clock=clock)
-    inbox = Inbox(engine, tables, clock)
-    outbox = Outbox(engine, tables, clock)
-    approvals = ApprovalService(blueprint, engine, tables, records, inbox, clock)
-    approvals.install()
-    rule_engine = RuleEngine(blueprint, records, inbox, outbox, approvals=approvals, clock=clock)
-    # A time rule's write may trigger event rules (a lead moved to the pool, a status set).
-    rule_engine.attach(records.events)
-    scheduler = Scheduler(
-        engine,
-        blueprint,
-        rule_engine,
-        clock,
-        worker_id,
-        records=records,
-        tables=tables,
-        rules=rule_engine.rules,
-        batch_size=batch_size,
-    )
-    deliverer = Deliverer(engine, tables, clock=clock, worker_id=scheduler.worker_id) if deliver else None
-    return Worker(scheduler, deliverer, interval=interval)

@@ -1,0 +1,97 @@
+"""Composition root: one blueprint and one engine become the platform's wired services.
+
+This is the only module (with :mod:`crm_platform.app` and the command line) that
+knows every layer. ``crm serve``, ``crm worker`` and the tests all build the
+platform here, so a write behaves the same whichever door it came through: the
+same guards (stage entry criteria, approval locks), the same event handlers
+(stage history, duplicate keys, rules).
+
+Example::
+
+    platform = compose(blueprint, engine)
+    platform.records.create("lead", {"company": "Acme"}, actor=rep)
+    worker = build_worker(platform)
+    worker.run_once()
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+
+from crm_platform.metadata.model import Blueprint
+from crm_platform.rules.engine import RuleEngine
+from crm_platform.rules.scheduler import DEFAULT_BATCH, Scheduler
+from crm_platform.rules.worker import DEFAULT_INTERVAL, Worker
+from crm_platform.runtime.approvals import ApprovalService
+from crm_platform.runtime.inbox import Inbox
+from crm_platform.runtime.outbox import Deliverer, Outbox
+from crm_platform.runtime.records import RecordService, utc_now
+from crm_platform.runtime.sales import SalesProcess, install_sales_process
+from crm_platform.runtime.tables import Tables, build_tables
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The wired services of one blueprint on one database."""
+
+    blueprint: Blueprint
+    engine: Engine
+    tables: Tables
+    clock: Callable[[], dt.datetime]
+    records: RecordService
+    inbox: Inbox
+    outbox: Outbox
+    approvals: ApprovalService
+    sales: SalesProcess
+    rules: RuleEngine
+
+
+def compose(
+    blueprint: Blueprint, engine: Engine, *, clock: Callable[[], dt.datetime] | None = None
+) -> Platform:
+    """Build the record service and hang approvals, the sales process and the rule engine on it."""
+    clock = clock or utc_now
+    tables = build_tables(blueprint)
+    records = RecordService(blueprint, engine, tables, clock=clock)
+    inbox = Inbox(engine, tables, clock)
+    outbox = Outbox(engine, tables, clock)
+    approvals = ApprovalService(blueprint, engine, tables, records, inbox, clock)
+    approvals.install()
+    sales = install_sales_process(
+        records, inbox=inbox, transfer_hooks={"approval_steps": approvals.transfer_hook}
+    )
+    rules = RuleEngine(blueprint, records, inbox, outbox, approvals=approvals, clock=clock)
+    rules.attach(records.events)
+    return Platform(blueprint, engine, tables, clock, records, inbox, outbox, approvals, sales, rules)
+
+
+def build_worker(
+    platform: Platform,
+    *,
+    worker_id: str | None = None,
+    interval: float = DEFAULT_INTERVAL,
+    batch_size: int = DEFAULT_BATCH,
+    deliver: bool = True,
+) -> Worker:
+    """A worker firing ``platform``'s time rules, escalating approvals and delivering the outbox."""
+    scheduler = Scheduler(
+        platform.engine,
+        platform.blueprint,
+        platform.rules,
+        platform.clock,
+        worker_id,
+        records=platform.records,
+        tables=platform.tables,
+        rules=platform.rules.rules,
+        batch_size=batch_size,
+    )
+    deliverer = (
+        Deliverer(platform.engine, platform.tables, clock=platform.clock, worker_id=scheduler.worker_id)
+        if deliver
+        else None
+    )
+    return Worker(scheduler, deliverer, interval=interval, jobs=(platform.approvals.escalate_due,))
