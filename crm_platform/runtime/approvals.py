@@ -59,6 +59,7 @@ from .approval_flow import (
 from .approval_people import ApproverChart, resolve_step
 from .approval_steps import StepRunner
 from .approval_store import ApprovalStore
+from .db import read_connection, write_transaction
 from .errors import ForbiddenError, NotFoundError, RecordLockedError, StateError, ValidationError
 from .events import EventKind, WriteIntent
 from .inbox import Inbox
@@ -126,21 +127,13 @@ class ApprovalService:
 
     @contextmanager
     def _write(self, connection: sa.Connection | None) -> Iterator[sa.Connection]:
-        if connection is not None:
-            # A savepoint: a refused decision leaves the caller's transaction as it was.
-            with connection.begin_nested():
-                yield connection
-        else:
-            with self.engine.begin() as own:
-                yield own
+        with write_transaction(self.engine, connection) as conn:
+            yield conn
 
     @contextmanager
     def _read(self, connection: sa.Connection | None) -> Iterator[sa.Connection]:
-        if connection is not None:
-            yield connection
-        else:
-            with self.engine.connect() as own:
-                yield own
+        with read_connection(self.engine, connection) as conn:
+            yield conn
 
     def _lock_guard(self, intent: WriteIntent) -> None:
         if intent.actor.is_admin or intent.kind is EventKind.CREATED or intent.record_id is None:

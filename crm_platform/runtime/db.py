@@ -94,6 +94,22 @@ def read_connection(engine: Engine, connection: Connection | None = None) -> Ite
 
 
 @contextmanager
+def write_transaction(engine: Engine, connection: Connection | None = None) -> Iterator[Connection]:
+    """A transaction of our own, or a savepoint inside the caller's ``connection``.
+
+    The savepoint means a write refused part-way (by a guard, an event handler or
+    the database) leaves the caller's transaction as it was, even when the caller
+    catches the error and goes on.
+    """
+    if connection is not None:
+        with connection.begin_nested():
+            yield connection
+        return
+    with engine.begin() as conn:
+        yield conn
+
+
+@contextmanager
 def transaction(engine: Engine, connection: Connection | None = None) -> Iterator[Connection]:
     """Use the caller's ``connection`` (its transaction), or open and commit one of our own."""
     if connection is not None:

@@ -31,7 +31,7 @@ from crm_platform.metadata.suggest import did_you_mean
 
 from . import history as hist
 from .actors import Actor
-from .db import read_connection
+from .db import read_connection, write_transaction
 from .errors import ConflictError, NotFoundError, ValidationError
 from .events import EventBus, EventKind, Guard, RecordEvent, WriteIntent
 from .query import decode_cursor, encode_cursor, filter_clause, prepare_filter
@@ -129,14 +129,8 @@ class RecordService:
 
     @contextmanager
     def _write(self, connection: sa.Connection | None) -> Iterator[sa.Connection]:
-        if connection is not None:
-            # A savepoint: a write refused by a guard or an event handler leaves the
-            # caller's transaction as it was, even if the caller catches the error.
-            with connection.begin_nested():
-                yield connection
-        else:
-            with self.engine.begin() as own:
-                yield own
+        with write_transaction(self.engine, connection) as conn:
+            yield conn
 
     @contextmanager
     def _read(self, connection: sa.Connection | None) -> Iterator[sa.Connection]:
