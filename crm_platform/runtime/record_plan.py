@@ -53,7 +53,14 @@ def _utc_or_none(value: dt.datetime | None) -> dt.datetime | None:
 
 def _parse_sqlite_utc(value: str | None) -> dt.datetime | None:
     # SQLite stores the UTC wall time as text without an offset (the service only writes UTC).
-    return None if value is None else dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    # Appending the offset is about four times faster than datetime.replace(tzinfo=...),
+    # which matters at four timestamps per row of every list page.
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # a value written by other means, already carrying an offset
+        return to_utc(dt.datetime.fromisoformat(value))
 
 
 class _SQLiteUtcDateTime(sa.types.TypeDecorator[dt.datetime]):
@@ -147,12 +154,14 @@ class ObjectPlan:
         after: Sequence[Any] | None,
         deleted: bool,
         limit: int,
+        scope: sa.ColumnElement[bool] | None = None,
     ) -> tuple[sa.Select[Any], dict[str, Any]]:
         """The SELECT of one page and its parameters.
 
         Statements are cached by shape (which filters, which sort, where the cursor
         has NULLs), so a repeated list binds new values into a statement SQLAlchemy
-        has already compiled instead of building and compiling a new one.
+        has already compiled instead of building and compiling a new one. ``scope``
+        (the actor's read scope) is added to the cached statement as one more WHERE term.
         """
         params: dict[str, Any] = {}
         for i, prepared in enumerate(filters):
@@ -169,6 +178,8 @@ class ObjectPlan:
             if len(self._statements) >= MAX_CACHED_STATEMENTS:
                 self._statements.clear()
             self._statements[shape] = statement
+        if scope is not None:
+            statement = statement.where(scope)
         return statement, params
 
     def _build_list(
