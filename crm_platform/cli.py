@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from crm_platform import cli_rules
+from crm_platform import cli_blueprint, cli_permissions, cli_rules
 from crm_platform.metadata import Blueprint, BlueprintError, Diagnostic, check_files, load_blueprint
 from crm_platform.rules import rule_diagnostics
 from crm_platform.rules.cycles import cycle_diagnostics
@@ -52,7 +52,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"{path}:1:1: no such file")
             failed += 1
             continue
-        diagnostics = check_files([path], extra_checks=EXTRA_CHECKS)
+        if cli_blueprint.is_scenario_file(path):
+            # `crm check blueprints/*.yaml` meets the scenario files kept next to the blueprints.
+            diagnostics = cli_blueprint.check_scenario_file(path, EXTRA_CHECKS)
+        else:
+            diagnostics = check_files([path], extra_checks=EXTRA_CHECKS)
         for diagnostic in diagnostics:
             print(diagnostic)
         if diagnostics:
@@ -230,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.add_argument("--db", default=None, metavar="URL")
     token_create.set_defaults(handler=cmd_token_create)
     cli_rules.add_commands(commands, load)
+    cli_permissions.add_commands(commands, load)
+    cli_blueprint.add_commands(commands, load)
     return parser
 
 

@@ -23,16 +23,20 @@ from .model import (
     Choice,
     Condition,
     Field,
+    FieldAccess,
     FieldAssignment,
+    FieldGrant,
     FieldType,
     FilterOp,
     Form,
     FormSection,
+    Grant,
     Label,
     ListView,
     ObjectDef,
     Outcome,
     RuleSource,
+    Scope,
     SortKey,
     Stage,
     Template,
@@ -126,9 +130,31 @@ class _Builder:
                 for n, s in (data.get("webhooks") or {}).items()
             ),
             assignments=tuple(self._assignment(n, s) for n, s in (data.get("assignments") or {}).items()),
+            permissions=self._permissions(data.get("permissions")),
             extends=extends,
             sources=sources,
         )
+
+    def _permissions(self, value: dict[str, Any] | None) -> tuple[Grant, ...] | None:
+        if value is None:
+            return None
+        grants = []
+        for role, objects in value.items():
+            for obj, spec in (objects or {}).items():
+                path: Path = ("permissions", role, obj)
+                grants.append(
+                    Grant(
+                        role=role,
+                        object=obj,
+                        **{a: Scope(spec[a]) for a in ("read", "create", "edit", "delete") if a in spec},
+                        fields=tuple(
+                            FieldGrant(f, FieldAccess(access), self.doc.key((*path, "fields", f)))
+                            for f, access in (spec.get("fields") or {}).items()
+                        ),
+                        position=self.doc.key(path),
+                    )
+                )
+        return tuple(grants)
 
     def _object(self, name: str, spec: dict[str, Any]) -> ObjectDef:
         path: Path = ("objects", name)

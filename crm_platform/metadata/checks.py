@@ -29,6 +29,7 @@ from .model import (
     ObjectDef,
     Position,
 )
+from .permission_checks import check_permissions
 from .schema import describe, show
 from .suggest import did_you_mean
 from .yamlpos import Path, YamlDocument
@@ -162,6 +163,7 @@ class _Checker:
         for table in self.bp.assignments:
             self.assignment(table.name)
         self.rules()
+        self.diagnostics.extend(check_permissions(self.bp, self.doc))
 
     def roles(self) -> None:
         roles = self.data.get("roles") or ()

@@ -105,6 +105,8 @@ class _Merger:
             elif key in _NAMED_SECTIONS and isinstance(value, dict) and isinstance(data.get(key), dict):
                 for name in value:
                     self.set((key, name))
+            elif key == "permissions" and isinstance(value, dict) and isinstance(data.get(key), dict):
+                self.permissions(value)
             elif key == "rules" and isinstance(value, list) and isinstance(data.get("rules"), list):
                 self.rules(value)
             else:
@@ -139,6 +141,16 @@ class _Merger:
                     self.result.keys[("roles", name)] = source.node(source_path)
         self.result.nodes[("roles",)] = self.top.node(("roles",))
         self.result.data["roles"] = merged
+
+    def permissions(self, value: dict[str, Any]) -> None:
+        """A role named again replaces its grant per object named; other objects' grants stay."""
+        base = self.result.data["permissions"]
+        for role, grants in value.items():
+            if isinstance(grants, dict) and isinstance(base.get(role), dict):
+                for obj in grants:
+                    self.set(("permissions", role, obj))
+            else:
+                self.set(("permissions", role))
 
     def object(self, name: str, spec: Any) -> None:
         objects = self.result.data["objects"]

@@ -21,6 +21,7 @@ from .model import (
     Condition,
     Field,
     Form,
+    Grant,
     Label,
     ListView,
     ObjectDef,
@@ -115,6 +116,9 @@ def dump_blueprint(blueprint: Blueprint) -> str:
         },
     )
     _put(data, "rules", [_rule(rule) for rule in blueprint.rules])
+    if blueprint.permissions is not None:
+        # Written even when empty: an empty section restricts everyone, unlike no section.
+        data["permissions"] = _permissions(blueprint.permissions)
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)
 
 
@@ -270,3 +274,19 @@ def _rule(rule: RuleSource) -> Any:
     if not rule.enabled:
         data["enabled"] = False
     return _Flow(data)
+
+
+def _permissions(grants: tuple[Grant, ...]) -> dict[str, Any]:
+    roles: dict[str, Any] = {}
+    for grant in grants:
+        entry = _Flow(
+            {
+                a: getattr(grant, a).value
+                for a in ("read", "create", "edit", "delete")
+                if getattr(grant, a) != "none"
+            }
+        )
+        if grant.fields:
+            entry["fields"] = _Flow({f.field: f.access.value for f in grant.fields})
+        roles.setdefault(grant.role, {})[grant.object] = entry
+    return roles

@@ -7,10 +7,17 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Actor:
-    """A user (``user_id``) or the platform itself (``user_id=None``)."""
+    """A user (``user_id``) or the platform itself (``user_id=None``).
+
+    ``role`` and ``team_id`` may be given by whoever already knows them (the web layer
+    reads the user once per request); when ``role`` is ``None`` the permission
+    checks read both from the user's row.
+    """
 
     user_id: int | None
     is_admin: bool = False
+    role: str | None = None
+    team_id: int | None = None
 
     @property
     def is_system(self) -> bool:

@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_platform.metadata.model import Blueprint, Condition, SortKey
+from crm_platform.metadata.model import Action, Blueprint, Condition, SortKey
 from crm_platform.metadata.suggest import did_you_mean
 
 from . import history as hist
@@ -34,6 +34,7 @@ from .actors import Actor
 from .db import read_connection, write_transaction
 from .errors import ConflictError, NotFoundError, ValidationError
 from .events import EventBus, EventKind, Guard, RecordEvent, WriteIntent
+from .permissions import Access, PermissionChecker
 from .query import decode_cursor, encode_cursor, filter_clause, prepare_filter
 from .record_plan import DEPTH_KEY, ObjectPlan
 from .tables import Tables, build_tables
@@ -92,6 +93,8 @@ class RecordService:
         self._plans = {
             obj.name: ObjectPlan(obj, self.tables, self._dialect, blueprint) for obj in blueprint.objects
         }
+        #: The blueprint's ``permissions:``, enforced on every call (see runtime/permissions.py).
+        self.permissions = PermissionChecker(blueprint, self.tables.users)
 
     def add_guard(self, guard: Guard) -> Callable[[], None]:
         """Let ``guard`` veto writes before anything is written; returns a function removing it.
@@ -126,6 +129,9 @@ class RecordService:
         except KeyError:
             hint = did_you_mean(object, self._plans)
             raise NotFoundError(object, None, f"unknown object '{object}'{hint}") from None
+
+    def _access(self, actor: Actor, plan: ObjectPlan, conn: sa.Connection) -> Access:
+        return self.permissions.access(actor, plan.obj.name, conn)
 
     @contextmanager
     def _write(self, connection: sa.Connection | None) -> Iterator[sa.Connection]:
@@ -189,10 +195,14 @@ class RecordService:
         include_deleted: bool = False,
         connection: sa.Connection | None = None,
     ) -> Record:
-        """The record ``id``; :class:`NotFoundError` when it does not exist or is deleted."""
+        """The record ``id``; :class:`NotFoundError` when it does not exist, is deleted or
+        is outside the actor's read scope (the same answer, so existence does not leak)."""
         plan = self._plan(object)
         with self._read(connection) as conn:
-            return self._fetch(conn, plan, id, include_deleted=include_deleted)
+            access = self._access(actor, plan, conn)
+            record = self._fetch(conn, plan, id, include_deleted=include_deleted)
+            access.check_record(Action.READ, record)
+            return access.shown(record)
 
     def _where(
         self, plan: ObjectPlan, filters: Iterable[Condition], deleted: bool
@@ -218,19 +228,26 @@ class RecordService:
 
         ``limit`` is capped at 500; pass the returned ``next`` as ``cursor`` for
         the following page. ``deleted=True`` lists the soft-deleted records only.
+        Only records in the actor's read scope are listed.
         """
         plan = self._plan(object)
         keys = plan.sort_keys(sort)
         limit = max(1, min(int(limit), MAX_LIMIT))
-        prepared = [prepare_filter(plan.obj, condition) for condition in filters]
-        after = decode_cursor(plan.obj, keys, cursor) if cursor else None
-        # One row more than asked tells whether there is a next page.
-        query, params = plan.list_statement(prepared, keys, after, deleted, limit + 1)
+        filters = list(filters)
         with self._read(connection) as conn:
+            access = self._access(actor, plan, conn)
+            access.check_query([c.field for c in filters] + [k.field for k in keys])
+            prepared = [prepare_filter(plan.obj, condition) for condition in filters]
+            after = decode_cursor(plan.obj, keys, cursor) if cursor else None
+            scope = access.clause(Action.READ, plan.table.c.owner_id)
+            # One row more than asked tells whether there is a next page.
+            query, params = plan.list_statement(prepared, keys, after, deleted, limit + 1, scope)
             rows = conn.execute(query, params).all()
         to_record = plan.to_record
         records = [to_record(row) for row in rows[:limit]]
         following = encode_cursor(keys, records[-1]) if len(rows) > limit else None
+        if access.rules.hidden:
+            records = [access.shown(record) for record in records]
         return Page(records, following)
 
     def count(
@@ -242,19 +259,36 @@ class RecordService:
         deleted: bool = False,
         connection: sa.Connection | None = None,
     ) -> int:
-        """How many records match every filter."""
+        """How many records in the actor's read scope match every filter."""
         plan = self._plan(object)
-        query = sa.select(sa.func.count()).select_from(plan.table).where(*self._where(plan, filters, deleted))
+        filters = list(filters)
         with self._read(connection) as conn:
+            access = self._access(actor, plan, conn)
+            access.check_query(c.field for c in filters)
+            where = self._where(plan, filters, deleted)
+            scope = access.clause(Action.READ, plan.table.c.owner_id)
+            if scope is not None:
+                where.append(scope)
+            query = sa.select(sa.func.count()).select_from(plan.table).where(*where)
             return int(conn.execute(query).scalar_one())
 
     def history(
-        self, object: str, id: int, *, connection: sa.Connection | None = None
+        self, object: str, id: int, *, actor: Actor | None = None, connection: sa.Connection | None = None
     ) -> list[hist.HistoryEntry]:
-        """The audit trail of record ``id``, oldest first."""
+        """The audit trail of record ``id``, oldest first.
+
+        With ``actor``, a record outside its read scope is :class:`NotFoundError` and the
+        changes of fields hidden from it are left out.
+        """
         plan = self._plan(object)
         with self._read(connection) as conn:
-            return hist.read_history(conn, self.tables.field_history, plan.obj.name, id)
+            entries = hist.read_history(conn, self.tables.field_history, plan.obj.name, id)
+            if actor is None:
+                return entries
+            access = self._access(actor, plan, conn)
+            access.check_record(Action.READ, self._fetch(conn, plan, id, include_deleted=True))
+            hidden = access.rules.hidden
+            return [entry for entry in entries if entry.field not in hidden]
 
     # -- writes -----------------------------------------------------------------------------------
 
@@ -265,10 +299,15 @@ class RecordService:
         plan = self._plan(object)
         now = self._now()
         with self._write(connection) as conn:
+            access = self._access(actor, plan, conn)
+            access.check_action(Action.CREATE)
+            access.check_writable(values)
             changes, errors = plan.clean(values)
             plan.apply_defaults(changes, values, now)
             if "owner_id" not in changes and actor.user_id is not None:
                 changes["owner_id"] = actor.user_id
+            if "owner_id" not in errors:
+                access.check_owner(Action.CREATE, changes.get("owner_id"))
             plan.check_required(changes, None, errors)
             plan.check_references(conn, changes, errors)
             plan.check_unique(conn, changes, None, errors)
@@ -299,7 +338,7 @@ class RecordService:
                 ],
             )
             self._publish(EventKind.CREATED, plan, None, record, plan.audited, actor, conn)
-            return record
+            return access.shown(record)
 
     def update(
         self,
@@ -321,11 +360,18 @@ class RecordService:
         now = self._now()
         with self._write(connection) as conn:
             version = _version(version)
+            access = self._access(actor, plan, conn)
             before = self._fetch(conn, plan, id, include_deleted=False)
+            access.check_record(Action.EDIT, before)
             if before["version"] != version:
                 raise ConflictError(plan.obj.name, id, version, before["version"])
+            access.check_writable(values)
             cleaned, errors = plan.clean(values)
             changes = {name: value for name, value in cleaned.items() if value != before[name]}
+            if "owner_id" in changes:
+                # Reassigning needs the new owner inside the edit scope too (a rep with
+                # ``edit: own`` cannot give records away; ``team`` keeps them in the team).
+                access.check_owner(Action.EDIT, changes["owner_id"])
             plan.check_required(changes, before, errors)
             plan.check_references(conn, changes, errors)
             plan.check_unique(conn, changes, id, errors)
@@ -336,7 +382,7 @@ class RecordService:
                 if value != before[name]:
                     changes[name] = value
             if not changes:
-                return before
+                return access.shown(before)
             self._check_guards(EventKind.UPDATED, plan, before, changes, actor, conn)
             table = plan.table
             statement = (
@@ -360,7 +406,7 @@ class RecordService:
                 hist.changes_rows(plan.obj.name, id, before, changes, user_id=actor.user_id, at=now),
             )
             self._publish(EventKind.UPDATED, plan, before, record, changes, actor, conn)
-            return record
+            return access.shown(record)
 
     def _set_deleted(
         self,
@@ -401,6 +447,7 @@ class RecordService:
         with self._write(connection) as conn:
             version = None if version is None else _version(version)
             before = self._fetch(conn, plan, id, include_deleted=False)
+            self._access(actor, plan, conn).check_record(Action.DELETE, before)
             if version is not None and before["version"] != version:
                 raise ConflictError(plan.obj.name, id, version, before["version"])
             self._check_guards(EventKind.DELETED, plan, before, {}, actor, conn)
@@ -422,9 +469,12 @@ class RecordService:
         plan = self._plan(object)
         now = self._now()
         with self._write(connection) as conn:
+            access = self._access(actor, plan, conn)
             before = self._fetch(conn, plan, id, include_deleted=True)
+            # Restoring undoes a delete, so it needs the delete scope.
+            access.check_record(Action.DELETE, before)
             if before["deleted_at"] is None:
-                return before
+                return access.shown(before)
             errors: dict[str, str] = {}
             plan.check_unique(conn, plan.unique_values(before), id, errors)
             if errors:
@@ -437,4 +487,4 @@ class RecordService:
                 [hist.history_row(plan.obj.name, id, "restore", user_id=actor.user_id, at=now)],
             )
             self._publish(EventKind.RESTORED, plan, before, record, (), actor, conn)
-            return record
+            return access.shown(record)

@@ -49,7 +49,8 @@ class Principal(BaseUser):
     @property
     def actor(self) -> Actor:
         """The actor every service call of this request names."""
-        return Actor(user_id=self.user.id, is_admin=self.user.role == ADMIN_ROLE)
+        user = self.user
+        return Actor(user.id, is_admin=user.role == ADMIN_ROLE, role=user.role, team_id=user.team_id)
 
     @property
     def uses_cookie(self) -> bool:
