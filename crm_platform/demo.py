@@ -279,6 +279,12 @@ def run_demo(db_url: str, *, reset: bool = False, rows: int = 1000) -> int:
     for user in DEMO_USERS:
         print(f"  {user.email:<22} {user.role}")
     print()
-    print("The screens and the API are not built yet: the demo stops after creating and filling")
-    print(f"the database. Look around with any SQLite client: {db_url}")
+    blueprint_path = blueprints_dir() / "after_sales.yaml"
+    print("The screens are not built yet, so the demo stops after creating and filling the database.")
+    print("The REST API and the rule scheduler run on it with:")
+    print(f"  crm token create rep@example.com --db {db_url}")
+    print(f"  crm serve --blueprint {blueprint_path} --db {db_url}")
+    print(
+        "then, e.g.: curl -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/api/v1/records/opportunity"
+    )
     return 0

@@ -244,6 +244,9 @@ CHECK = [
      "unknown choice 'hott' of account.tags; expected one of: hot, follow_up; did you mean 'hot'?"),
     ('opportunity created -> create task "x" for contact', RuleError, 44,
      "cannot give a task to contact: a contact is not a user of the platform"),
+    ('ticket created -> notify contact', RuleError, 26,
+     "cannot notify contact: a contact is not a user of the platform; "
+     "write 'email contact \"TEMPLATE\"' to reach them"),
     ('opportunity.is_key changes to "yes" -> notify owner', RuleTypeError, 31,
      'opportunity.is_key is a boolean field and cannot be the text "yes"; expected true or false'),
     ('lead created -> set score = -name', RuleTypeError, 29,

@@ -350,6 +350,12 @@ class _Checker:
         elif action in ("assign", "task") and kind is ast.RecipientKind.CONTACT:
             verb = "assign" if action == "assign" else "give a task"
             problem = f"cannot {verb} to contact: a contact is not a user of the platform"
+        elif action == "notify" and kind is ast.RecipientKind.CONTACT:
+            # Notifications land in a user's inbox; a contact has none (it would fail at run time).
+            problem = (
+                "cannot notify contact: a contact is not a user of the platform; "
+                "write 'email contact \"TEMPLATE\"' to reach them"
+            )
         if problem:
             self.errors.append(RuleError(problem, who.column, who.line))
             return
