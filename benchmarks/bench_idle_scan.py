@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import statistics
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +34,19 @@ from rich.progress import Progress
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchutil, also when loaded by path
+
+from benchutil import bulk_insert, medians_ms
 
 from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef, RuleSource, Stage
 from crm_platform.rules.compiled import compile_blueprint_rules
 from crm_platform.rules.timesql import compile_due
-from crm_platform.runtime.db import create_engine, is_postgresql
+from crm_platform.runtime.db import create_engine
 from crm_platform.runtime.tables import build_tables
 
 STAGES = ("initial_contact", "needs_analysis", "proposal", "negotiation", "won", "lost")
 NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 IDLE = dt.timedelta(days=3)
-CHUNK = 10_000
 USERS = 20
 ACCOUNTS = 1_000
 RULE_KEY = "idle_alert"
@@ -147,10 +147,8 @@ def generate(engine: sa.Engine, rows: int, console: Console) -> None:
         )
     with Progress(console=console) as progress:
         task = progress.add_task(f"inserting {rows:,} opportunities", total=rows)
-        if is_postgresql(engine):
-            _copy_postgresql(engine, rows, lambda n: progress.advance(task, n))
-        else:
-            _insert_chunks(engine, tables.object("opportunity"), rows, lambda n: progress.advance(task, n))
+        table = tables.object("opportunity")
+        bulk_insert(engine, table, COLUMNS, _rows(rows), lambda n: progress.advance(task, n))
     _fire_half(engine, tables)
     with engine.begin() as connection:
         connection.execute(sa.text("ANALYZE"))
@@ -175,54 +173,6 @@ def _fire_half(engine: sa.Engine, tables: Any) -> None:
         connection.execute(
             firings.insert().from_select(["rule", "object", "record_id", "episode", "fired_at"], source)
         )
-
-
-def _insert_chunks(engine: sa.Engine, table: sa.Table, rows: int, advance: Callable[[int], None]) -> None:
-    chunk: list[dict[str, Any]] = []
-    with engine.begin() as connection:
-        for row in _rows(rows):
-            chunk.append(dict(zip(COLUMNS, row, strict=True)))
-            if len(chunk) == CHUNK:
-                connection.execute(table.insert(), chunk)
-                advance(len(chunk))
-                chunk = []
-        if chunk:
-            connection.execute(table.insert(), chunk)
-            advance(len(chunk))
-
-
-def _copy_postgresql(engine: sa.Engine, rows: int, advance: Callable[[int], None]) -> None:
-    from psycopg import sql
-
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier("opportunity"), sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
-    )
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        with cursor.copy(statement) as copy:  # type: ignore[attr-defined]
-            for i, row in enumerate(_rows(rows), start=1):
-                copy.write_row(row)
-                if i % CHUNK == 0:
-                    advance(CHUNK)
-        raw.commit()
-        advance(rows % CHUNK)
-    finally:
-        raw.close()
-
-
-def _medians_ms(runners: Sequence[Callable[[], Any]], runs: int, warmup: int) -> list[float]:
-    """Median milliseconds of each runner; runs interleave so that load drifting affects all alike."""
-    for _ in range(warmup):
-        for run in runners:
-            run()
-    timings: list[list[float]] = [[] for _ in runners]
-    for _ in range(runs):
-        for run, times in zip(runners, timings, strict=True):
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-    return [statistics.median(times) * 1000 for times in timings]
 
 
 def measure(engine: sa.Engine, runs: int, warmup: int, console: Console) -> tuple[int, float, float, float]:
@@ -271,7 +221,7 @@ def measure(engine: sa.Engine, runs: int, warmup: int, console: Console) -> tupl
         if found != [tuple(row) for row in by_text()] or found != [tuple(row) for row in by_driver()]:
             raise SystemExit("the platform's scan and the hand-written SQL returned different rows")
         console.print(f"rows match: {len(found):,} idle, not yet fired opportunities found all three ways")
-        platform_ms, text_ms, raw_ms = _medians_ms((platform, by_text, by_driver), runs, warmup)
+        platform_ms, text_ms, raw_ms = medians_ms((platform, by_text, by_driver), runs, warmup)
     finally:
         raw.close()
     return len(found), platform_ms, text_ms, raw_ms

@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import statistics
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -35,10 +33,13 @@ from rich.progress import Progress
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchutil, also when loaded by path
+
+from benchutil import bulk_insert, medians_ms
 
 from crm_platform.metadata.model import Blueprint, Condition, Field, FieldType, FilterOp, ObjectDef, Stage
 from crm_platform.runtime.actors import SYSTEM
-from crm_platform.runtime.db import create_engine, is_postgresql, read_connection
+from crm_platform.runtime.db import create_engine, read_connection
 from crm_platform.runtime.migrate import migrate
 from crm_platform.runtime.records import RecordService
 from crm_platform.runtime.tables import build_tables
@@ -46,7 +47,6 @@ from crm_platform.runtime.tables import build_tables
 STAGES = ("initial_contact", "needs_analysis", "proposal", "negotiation", "won", "lost")
 MIN_AMOUNT = Decimal("500000")
 PAGE = 50
-CHUNK = 10_000
 USERS = 20
 ACCOUNTS = 1_000
 
@@ -169,62 +169,14 @@ def generate(engine: sa.Engine, rows: int, console: Console) -> None:
         )
     with Progress(console=console) as progress:
         task = progress.add_task(f"inserting {rows:,} opportunities", total=rows)
-        if is_postgresql(engine):
-            _copy_postgresql(engine, rows, lambda n: progress.advance(task, n))
-        else:
-            _insert_chunks(engine, tables.object("opportunity"), rows, lambda n: progress.advance(task, n))
+        table = tables.object("opportunity")
+        bulk_insert(
+            engine, table, OPPORTUNITY_COLUMNS, _opportunity_rows(rows), lambda n: progress.advance(task, n)
+        )
     with engine.begin() as connection:
         connection.execute(sa.text("ANALYZE"))
         MARKER.create(connection)
         connection.execute(MARKER.insert().values(rows=rows))
-
-
-def _insert_chunks(engine: sa.Engine, table: sa.Table, rows: int, advance: Callable[[int], None]) -> None:
-    chunk: list[dict[str, Any]] = []
-    with engine.begin() as connection:
-        for row in _opportunity_rows(rows):
-            chunk.append(dict(zip(OPPORTUNITY_COLUMNS, row, strict=True)))
-            if len(chunk) == CHUNK:
-                connection.execute(table.insert(), chunk)
-                advance(len(chunk))
-                chunk = []
-        if chunk:
-            connection.execute(table.insert(), chunk)
-            advance(len(chunk))
-
-
-def _copy_postgresql(engine: sa.Engine, rows: int, advance: Callable[[int], None]) -> None:
-    from psycopg import sql
-
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier("opportunity"), sql.SQL(", ").join(map(sql.Identifier, OPPORTUNITY_COLUMNS))
-    )
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        with cursor.copy(statement) as copy:  # type: ignore[attr-defined]
-            for i, row in enumerate(_opportunity_rows(rows), start=1):
-                copy.write_row(row)
-                if i % CHUNK == 0:
-                    advance(CHUNK)
-        raw.commit()
-        advance(rows % CHUNK)
-    finally:
-        raw.close()
-
-
-def _medians_ms(runners: Sequence[Callable[[], Any]], runs: int, warmup: int) -> list[float]:
-    """Median milliseconds of each runner; runs interleave so that load drifting affects all alike."""
-    for _ in range(warmup):
-        for run in runners:
-            run()
-    timings: list[list[float]] = [[] for _ in runners]
-    for _ in range(runs):
-        for run, times in zip(runners, timings, strict=True):
-            start = time.perf_counter()
-            run()
-            times.append(time.perf_counter() - start)
-    return [statistics.median(times) * 1000 for times in timings]
 
 
 def _raw_runner(
@@ -308,7 +260,7 @@ def measure(
             records = through_service().records
             if not (_same_rows(records, through_text()[:PAGE]) and _same_rows(records, raw_run()[:PAGE])):
                 raise SystemExit(f"{label}: the service and the hand-written SQL returned different rows")
-            service_ms, text_ms, raw_ms = _medians_ms((through_service, through_text, raw_run), runs, warmup)
+            service_ms, text_ms, raw_ms = medians_ms((through_service, through_text, raw_run), runs, warmup)
         finally:
             raw_close()
         results.append((label, service_ms, text_ms, raw_ms))
