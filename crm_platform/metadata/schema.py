@@ -38,17 +38,26 @@ _ENUM_WORDS = {"type": "field type", "op": "filter operator", "outcome": "outcom
 
 
 @cache
-def load_schema() -> dict[str, Any]:
-    """The blueprint JSON Schema shipped in this package."""
-    text = resources.files(__package__).joinpath("blueprint.schema.json").read_text("utf-8")
-    return json.loads(text)
+def packaged_schema(package: str, filename: str) -> dict[str, Any]:
+    """A JSON Schema file shipped inside ``package`` (the blueprint's, the scenarios')."""
+    return json.loads(resources.files(package).joinpath(filename).read_text("utf-8"))
 
 
 @cache
-def _validator() -> Draft202012Validator:
-    schema = load_schema()
+def packaged_validator(package: str, filename: str) -> Draft202012Validator:
+    """A draft 2020-12 validator for a shipped schema, checked once."""
+    schema = packaged_schema(package, filename)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
+
+
+def load_schema() -> dict[str, Any]:
+    """The blueprint JSON Schema shipped in this package."""
+    return packaged_schema(__package__, "blueprint.schema.json")
+
+
+def _validator() -> Draft202012Validator:
+    return packaged_validator(__package__, "blueprint.schema.json")
 
 
 def validate_schema(document: YamlDocument) -> list[Diagnostic]:

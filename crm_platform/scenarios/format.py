@@ -12,11 +12,8 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +22,7 @@ from jsonschema.exceptions import ValidationError
 
 from crm_platform.metadata import Blueprint, BlueprintError, Diagnostic
 from crm_platform.metadata.model import Position
+from crm_platform.metadata.schema import packaged_schema, packaged_validator
 from crm_platform.metadata.suggest import did_you_mean
 from crm_platform.metadata.yamlpos import Path as NodePath
 from crm_platform.metadata.yamlpos import YamlDocument, parse_yaml
@@ -106,18 +104,13 @@ class Scenario:
     steps: tuple[Step, ...]
 
 
-@cache
 def load_schema() -> dict[str, Any]:
     """The scenario JSON Schema (draft 2020-12) shipped in this package."""
-    text = resources.files(__package__).joinpath("scenario.schema.json").read_text("utf-8")
-    return json.loads(text)
+    return packaged_schema(__package__, "scenario.schema.json")
 
 
-@cache
 def _validator() -> Draft202012Validator:
-    schema = load_schema()
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return packaged_validator(__package__, "scenario.schema.json")
 
 
 def scenarios_path_for(blueprint_path: str | Path) -> Path:
