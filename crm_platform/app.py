@@ -99,7 +99,14 @@ def build_application(
     settings = settings or WebSettings.from_env(os.environ)
     platform = compose(blueprint, engine, clock=settings.clock)
     services = Services.build(
-        blueprint, engine, settings, tables=platform.tables, records=platform.records, inbox=platform.inbox
+        blueprint,
+        engine,
+        settings,
+        tables=platform.tables,
+        records=platform.records,
+        inbox=platform.inbox,
+        approvals=platform.approvals,
+        sales=platform.sales,
     )
     app = create_app(blueprint, engine, services=services, settings=settings)
     return Application(app, platform, blueprint_path)

@@ -130,6 +130,16 @@ class RecordService:
             hint = did_you_mean(object, self._plans)
             raise NotFoundError(object, None, f"unknown object '{object}'{hint}") from None
 
+    def access(self, object: str, *, actor: Actor, connection: sa.Connection | None = None) -> Access:
+        """What ``actor`` may do on ``object``: scopes per action, hidden and read-only fields.
+
+        Screens use it to offer only what the service would allow; the service
+        still checks every call itself.
+        """
+        plan = self._plan(object)
+        with self._read(connection) as conn:
+            return self._access(actor, plan, conn)
+
     def _access(self, actor: Actor, plan: ObjectPlan, conn: sa.Connection) -> Access:
         return self.permissions.access(actor, plan.obj.name, conn)
 

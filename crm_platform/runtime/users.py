@@ -151,3 +151,18 @@ class UserDirectory:
             user = self.get(int(user_id), connection=conn)
         assert user is not None
         return user
+
+    def set_language(self, user_id: int, language: str, *, connection: Connection | None = None) -> None:
+        """Save the language a user's screens speak (``en`` or ``zh``)."""
+        if language not in ("en", "zh"):
+            raise UserError(f"language must be 'en' or 'zh', got '{language}'")
+        users = self.tables.users
+        with transaction(self.engine, connection) as conn:
+            conn.execute(users.update().where(users.c.id == user_id).values(language=language))
+
+    def active_users(self, *, connection: Connection | None = None) -> list[User]:
+        """Every active user, by name (pickers: owner transfer, task assignee)."""
+        users = self.tables.users
+        query = sa.select(users).where(users.c.is_active.is_(True)).order_by(users.c.name, users.c.id)
+        with transaction(self.engine, connection) as conn:
+            return [self._row_to_user(row) for row in conn.execute(query)]

@@ -29,6 +29,7 @@ from .errors import EXCEPTION_HANDLERS
 from .login import LoginViews
 from .middleware import CSRFMiddleware, SecurityHeadersMiddleware
 from .openapi import openapi_document
+from .screens import Screens, SignInRequired, handle_sign_in_required, screen_routes
 from .services import Services
 from .settings import WebSettings
 
@@ -48,7 +49,7 @@ def create_app(
     services: Services | None = None,
     settings: WebSettings | None = None,
 ) -> Starlette:
-    """The ASGI app serving the sign-in pages, static files and the API of ``blueprint``."""
+    """The ASGI app serving the sign-in pages, the screens, static files and the API of ``blueprint``."""
     settings = settings or WebSettings()
     services = services or Services.build(blueprint, engine, settings)
     templates = Jinja2Templates(directory=str(ui_dir() / "templates"))
@@ -59,8 +60,10 @@ def create_app(
         _openapi_route(openapi_document(blueprint)),
         *services.api_routes,
     ]
+    screens = Screens(services, settings)
     routes = [
         *login.routes,
+        *screen_routes(screens),
         Mount("/api/v1", routes=api_routes),
         Mount("/static", StaticFiles(directory=str(ui_dir() / "static")), name="static"),
     ]
@@ -73,8 +76,10 @@ def create_app(
         ),
         Middleware(CSRFMiddleware),
     ]
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers=EXCEPTION_HANDLERS)
+    handlers = {**EXCEPTION_HANDLERS, SignInRequired: handle_sign_in_required}
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
     app.state.services = services
     app.state.settings = settings
     app.state.templates = templates
+    app.state.screens = screens
     return app

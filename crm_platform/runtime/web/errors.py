@@ -114,8 +114,16 @@ def from_record_error(exc: RecordError) -> ApiError:
     return ApiError(status, exc.code, exc.message, fields)
 
 
-async def handle_api_error(_request: Request, exc: Exception) -> Response:
+def _is_screen(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and hasattr(request.app.state, "screens")
+
+
+async def handle_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if _is_screen(request):
+        from .screens.errors import error_page
+
+        return await error_page(request, exc.status, exc.message)
     return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
 
 
@@ -125,8 +133,12 @@ async def handle_record_error(request: Request, exc: Exception) -> Response:
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404/405/...: JSON under /api, plain text elsewhere."""
+    """Starlette's own 404/405/...: JSON under /api, an error page (or plain text) elsewhere."""
     assert isinstance(exc, HTTPException)
+    if _is_screen(request):
+        from .screens.errors import error_page
+
+        return await error_page(request, exc.status_code, str(exc.detail))
     if not request.url.path.startswith("/api/"):
         return Response(exc.detail, status_code=exc.status_code, headers=exc.headers)
     code = _HTTP_CODES.get(exc.status_code, "error")

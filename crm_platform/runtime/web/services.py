@@ -8,8 +8,10 @@ from sqlalchemy.engine import Engine
 from starlette.routing import BaseRoute
 
 from crm_platform.metadata.model import Blueprint
+from crm_platform.runtime.approvals import ApprovalService
 from crm_platform.runtime.inbox import Inbox
 from crm_platform.runtime.records import RecordService
+from crm_platform.runtime.sales import SalesProcess, install_sales_process
 from crm_platform.runtime.tables import Tables, build_tables
 from crm_platform.runtime.users import UserDirectory
 
@@ -36,6 +38,10 @@ class Services:
     tokens: TokenStore
     limiter: LoginLimiter
     credentials: Credentials
+    #: Approval requests and decisions (the approvals panel, inbox and API).
+    approvals: ApprovalService
+    #: Follow-ups, timeline, stage history, transfers (installed on :attr:`records`).
+    sales: SalesProcess
     api_routes: tuple[BaseRoute, ...] = ()
 
     @classmethod
@@ -48,17 +54,36 @@ class Services:
         tables: Tables | None = None,
         records: RecordService | None = None,
         inbox: Inbox | None = None,
+        approvals: ApprovalService | None = None,
+        sales: SalesProcess | None = None,
         api_routes: tuple[BaseRoute, ...] = (),
     ) -> Services:
-        """Default services on ``engine``; pass ``records`` (and ``inbox``) wired to the rule engine."""
+        """Default services on ``engine``; pass ``records``, ``inbox``, ``approvals`` and ``sales``
+        wired to the rule engine (``crm_platform.compose`` builds them).
+
+        Whatever is not passed is built and installed here, so pass all four
+        together: installing approvals or the sales process twice on one record
+        service would run their guards twice.
+        """
         tables = tables or (records.tables if records is not None else build_tables(blueprint))
+        records = records or RecordService(blueprint, engine, tables, clock=settings.clock)
+        inbox = inbox or Inbox(engine, tables, clock=settings.clock)
+        if approvals is None:
+            approvals = ApprovalService(blueprint, engine, tables, records, inbox, settings.clock)
+            approvals.install()
+        if sales is None:
+            sales = install_sales_process(
+                records, inbox=inbox, transfer_hooks={"approval_steps": approvals.transfer_hook}
+            )
         return cls(
-            records=records or RecordService(blueprint, engine, tables, clock=settings.clock),
+            records=records,
             users=UserDirectory(engine, tables),
-            inbox=inbox or Inbox(engine, tables, clock=settings.clock),
+            inbox=inbox,
             sessions=SessionStore(engine, tables, settings),
             tokens=TokenStore(engine, tables, clock=settings.clock),
             limiter=LoginLimiter(engine, tables, settings),
             credentials=Credentials(engine, tables),
+            approvals=approvals,
+            sales=sales,
             api_routes=api_routes,
         )

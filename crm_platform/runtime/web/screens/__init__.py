@@ -1,0 +1,34 @@
+"""The generated screens: server-rendered pages for every object of the blueprint.
+
+One module per page type, each a class whose ``routes`` the app mounts; all of
+them render through :class:`.frame.Screens` (the frame, the language, the
+template environment) and talk only to the services, never to SQL.
+"""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from .errors import handle_sign_in_required
+from .forms import FormScreens
+from .frame import Screens, SignInRequired
+from .home import HomeScreens
+from .inboxes import InboxScreens
+from .kanban import KanbanScreens
+from .lists import ListScreens
+from .record import RecordScreens
+
+
+def screen_routes(screens: Screens) -> list[BaseRoute]:
+    """Every screen's routes. Fixed paths come before ``/o/{object}/{id}`` so they win."""
+    return [
+        *HomeScreens(screens).routes,
+        *InboxScreens(screens).routes,
+        *ListScreens(screens).routes,
+        *KanbanScreens(screens).routes,
+        *FormScreens(screens).routes,
+        *RecordScreens(screens).routes,
+    ]
+
+
+__all__ = ["Screens", "SignInRequired", "handle_sign_in_required", "screen_routes"]
