@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -22,6 +23,25 @@ from tests.record_blueprint import SALES, Clock
 
 PASSWORD = "correct horse battery"
 ROLES = ("admin", "sales_rep", "sales_manager")
+
+
+@dataclass
+class Browser:
+    """A signed-in browser: its client, the session's CSRF token and the user.
+
+    ``post`` sends a form with the token, as the screens' forms do.
+    """
+
+    client: TestClient
+    csrf_token: str
+    user: User
+
+    def get(self, url: str, **kwargs: object) -> Any:
+        return self.client.get(url, **kwargs)  # type: ignore[arg-type]
+
+    def post(self, url: str, data: dict[str, Any] | None = None, **kwargs: object) -> Any:
+        """POST ``data`` as a form (with ``csrf_token``); pass ``headers={"HX-Request": "true"}`` for htmx."""
+        return self.client.post(url, data={**(data or {}), "csrf_token": self.csrf_token}, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -50,6 +70,13 @@ class WebApp:
     def api(self, role: str = "sales_rep", email: str = "rep@example.com") -> TestClient:
         """A client signed in with the API token of a new user."""
         return self.client(token=self.token(self.add_user(email, role=role)))
+
+    def browser(self, user: User, *, address: str = "10.0.0.1") -> Browser:
+        """A client holding a session cookie of ``user``, as after signing in with the form."""
+        secret, session = self.services.sessions.create(user)
+        client = self.client(address=address)
+        client.cookies.set(self.settings.cookie_name, secret)
+        return Browser(client, session.csrf_token, user)
 
     def set_user(self, user_id: int, **values: object) -> None:
         """Change a user row behind the app's back (as an admin screen would)."""
