@@ -90,7 +90,8 @@ def make_web_app(engine: Engine, blueprint: Blueprint = SALES, **settings: objec
     tables = build_tables(blueprint)
     tables.metadata.create_all(engine)
     with engine.begin() as conn:
-        conn.execute(sa.insert(tables.roles), [{"name": role, "label": role} for role in ROLES])
+        roles = sorted(set(ROLES) | set(blueprint.roles))
+        conn.execute(sa.insert(tables.roles), [{"name": role, "label": role} for role in roles])
     clock = Clock(dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC))
     web_settings = WebSettings(clock=clock, **settings)  # type: ignore[arg-type]
     services = Services.build(blueprint, engine, web_settings, tables=tables)
