@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from .dashboard import DashboardScreens
 from .errors import handle_sign_in_required
 from .forms import FormScreens
 from .frame import Screens, SignInRequired
@@ -24,6 +25,7 @@ def screen_routes(screens: Screens) -> list[BaseRoute]:
     return [
         *HomeScreens(screens).routes,
         *InboxScreens(screens).routes,
+        *DashboardScreens(screens).routes,
         *ListScreens(screens).routes,
         *KanbanScreens(screens).routes,
         *FormScreens(screens).routes,
