@@ -31,12 +31,11 @@ async def handle_sign_in_required(request: Request, exc: Exception) -> Response:
 
 async def error_page(request: Request, status: int, message: str) -> Response:
     """The error page for ``status``: in the frame when signed in; htmx swaps get the message alone."""
-    if status == 401:
+    if status == 401 or not isinstance(request.user, Principal):
+        # Before sign-in every page is the sign-in page: what exists is nobody's business yet.
         return sign_in_redirect(request)
     screens: Screens | None = getattr(request.app.state, "screens", None)
     if screens is None or request.headers.get("hx-request"):
         return PlainTextResponse(message, status_code=status)
     page = {"status": status, "message": message}
-    if isinstance(request.user, Principal):
-        return await screens.render(request, "screens/error.html", page, title=str(status), status=status)
-    return screens.render_plain(request, "screens/error.html", {**page, "frame": None}, status=status)
+    return await screens.render(request, "screens/error.html", page, title=str(status), status=status)

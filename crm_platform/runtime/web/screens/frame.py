@@ -248,10 +248,3 @@ class Screens:
         return self.templates[frame.language].TemplateResponse(
             request, template, context, status_code=status, headers=headers
         )
-
-    def render_plain(
-        self, request: Request, template: str, context: dict[str, Any], *, status: int = 200
-    ) -> Response:
-        """A page without the frame (error pages before sign-in), in the user's language if known."""
-        language = self.language(request)
-        return self.templates[language].TemplateResponse(request, template, context, status_code=status)
