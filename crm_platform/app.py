@@ -112,10 +112,37 @@ def build_application(
     return Application(app, platform, blueprint_path)
 
 
+#: Where :func:`app_from_env` finds what to serve (set by ``crm serve --workers``).
+BLUEPRINT_ENV = "CRM_BLUEPRINT"
+DATABASE_ENV = "CRM_DATABASE_URL"
+
+
+def app_from_env() -> Starlette:
+    """The ASGI app of ``$CRM_BLUEPRINT`` on ``$CRM_DATABASE_URL``, without a scheduler.
+
+    The factory each uvicorn worker process calls: ``uvicorn --factory
+    crm_platform.app:app_from_env --workers 4`` (what ``crm serve --workers 4`` runs).
+    """
+    blueprint = os.environ.get(BLUEPRINT_ENV)
+    db_url = os.environ.get(DATABASE_ENV)
+    if not blueprint or not db_url:
+        raise RuntimeError(f"set {BLUEPRINT_ENV} and {DATABASE_ENV} to serve with several workers")
+    return build_application(blueprint, db_url).app
+
+
 def serve(
-    application: Application, *, host: str = "127.0.0.1", port: int = 8000, scheduler: bool = True
+    application: Application,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    scheduler: bool = True,
+    workers: int = 1,
 ) -> None:
-    """Serve ``application`` with uvicorn until interrupted; the scheduler runs too unless told not to."""
+    """Serve ``application`` with uvicorn until interrupted; the scheduler runs too unless told not to.
+
+    With ``workers`` > 1, uvicorn starts that many processes, each building the app
+    with :func:`app_from_env`; the scheduler then runs once, in this process.
+    """
     import uvicorn
 
     if scheduler:
@@ -123,7 +150,20 @@ def serve(
     else:
         log.info("scheduler off (--no-scheduler): run 'crm worker' for time-based rules and deliveries")
     try:
-        uvicorn.run(application.app, host=host, port=port, proxy_headers=True, log_level="info")
+        if workers > 1:
+            os.environ[BLUEPRINT_ENV] = application.blueprint_path
+            os.environ[DATABASE_ENV] = application.engine.url.render_as_string(hide_password=False)
+            uvicorn.run(
+                "crm_platform.app:app_from_env",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                proxy_headers=True,
+                log_level="info",
+            )
+        else:
+            uvicorn.run(application.app, host=host, port=port, proxy_headers=True, log_level="info")
     finally:
         application.stop_scheduler()
         application.engine.dispose()

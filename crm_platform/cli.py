@@ -151,7 +151,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _print_error(str(exc))
         return 1
     print(f"serving {application.blueprint.name} on http://{args.host}:{args.port} (API at /api/v1)")
-    serve(application, host=args.host, port=args.port, scheduler=not args.no_scheduler)
+    if args.workers > 1 and application.engine.dialect.name == "sqlite":
+        _print_error("several workers need PostgreSQL: SQLite lets one process write at a time")
+        return 1
+    serve(application, host=args.host, port=args.port, scheduler=not args.no_scheduler, workers=args.workers)
     return 0
 
 
@@ -224,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-scheduler", action="store_true", help="leave time rules to 'crm worker'")
+    serve.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="web processes (PostgreSQL only; default 1)"
+    )
     serve.set_defaults(handler=cmd_serve)
 
     token = commands.add_parser("token", help="manage API tokens")
