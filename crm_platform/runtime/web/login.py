@@ -7,6 +7,7 @@ the same value in a hidden field), since there is no session to bind it to yet.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from starlette.templating import Jinja2Templates
 from crm_platform.runtime.users import User
 
 from .credentials import Credentials
+from .i18n import catalogues
 from .ratelimit import LoginLimiter
 from .sessions import SessionStore
 from .settings import WebSettings
@@ -39,6 +41,17 @@ class LoginContext:
     error: str = ""
 
 
+def browser_language(request: Request) -> str:
+    """Chinese when the browser prefers it to English (nobody is signed in yet to say)."""
+    for part in request.headers.get("accept-language", "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
 def safe_next(target: str | None, home: str) -> str:
     """``target`` if it is a local path (never another site), else ``home``."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
@@ -46,12 +59,16 @@ def safe_next(target: str | None, home: str) -> str:
     return home
 
 
+def _words(request: Request, message: str) -> str:
+    return catalogues()[browser_language(request)].gettext(message)
+
+
 class LoginViews:
     """``GET /login``, ``POST /login`` and ``POST /logout``."""
 
     def __init__(
         self,
-        templates: Jinja2Templates,
+        templates: Mapping[str, Jinja2Templates],
         credentials: Credentials,
         sessions: SessionStore,
         limiter: LoginLimiter,
@@ -77,7 +94,7 @@ class LoginViews:
         return request.url.scheme == "https"
 
     def _render(self, request: Request, context: LoginContext, status: int = 200) -> Response:
-        response = self.templates.TemplateResponse(
+        response = self.templates[browser_language(request)].TemplateResponse(
             request, "login.html", {"page": context, **asdict(context)}, status_code=status
         )
         response.set_cookie(
@@ -114,18 +131,24 @@ class LoginViews:
         cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         fresh = secrets.token_urlsafe(32)
         if not cookie or not secrets.compare_digest(token.encode(), cookie.encode()):
-            context = LoginContext(fresh, email, target, "The form expired: please sign in again.")
+            context = LoginContext(
+                fresh, email, target, _words(request, "The form expired: please sign in again.")
+            )
             return self._render(request, context, 403)
         address = request.client.host if request.client else "unknown"
         if await run_in_threadpool(self.limiter.blocked, address, email):
-            context = LoginContext(cookie, email, target, "Too many failed attempts: wait a few minutes.")
+            context = LoginContext(
+                cookie, email, target, _words(request, "Too many failed attempts: wait a few minutes.")
+            )
             response = self._render(request, context, 429)
             response.headers["Retry-After"] = str(int(self.settings.login_window.total_seconds()))
             return response
         user = await run_in_threadpool(self._check, address, email, password)
         if user is None:
             return self._render(
-                request, LoginContext(cookie, email, target, "Wrong e-mail or password."), 401
+                request,
+                LoginContext(cookie, email, target, _words(request, "Wrong e-mail or password.")),
+                401,
             )
         previous = request.cookies.get(self.settings.cookie_name)
         session_token, _session = await run_in_threadpool(self.sessions.create, user, replaces=previous)
