@@ -172,3 +172,24 @@ def test_money_dates_and_relative_times_read_naturally_in_both_languages() -> No
     assert relative_time(now - dt.timedelta(seconds=20), now, "zh") == "刚刚"
     assert relative_time(now - dt.timedelta(hours=1), now, "en") == "1 hour ago"
     assert relative_time(now + dt.timedelta(days=2), now, "en") == "in 2 days"
+
+
+def test_the_sign_in_page_follows_the_browsers_language(web: WebApp) -> None:
+    chinese = page(web.client().get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}))
+    assert one(chinese, "html")["lang"] == "zh-CN"
+    assert texts(chinese, "h1") == ["登录"]
+    english = page(web.client().get("/login", headers={"Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"}))
+    assert texts(english, "h1") == ["Sign in"]
+    client = web.client()
+    client.get("/login", headers={"Accept-Language": "zh"})
+    wrong = client.post(
+        "/login",
+        data={
+            "email": "x@example.com",
+            "password": "nope",
+            "csrf_token": client.cookies.get("crm_login_csrf"),
+        },
+        headers={"Accept-Language": "zh"},
+    )
+    assert wrong.status_code == 401
+    assert texts(page(wrong), ".error") == ["邮箱或密码错误。"]
