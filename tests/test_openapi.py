@@ -66,3 +66,17 @@ def test_served_document_needs_sign_in_and_matches_real_records(engine: Engine) 
     ).json()
     OAS30Validator(document["components"]["schemas"]["account"]).validate(account)
     OAS30Validator(document["components"]["schemas"]["opportunity"]).validate(deal)
+
+
+def test_a_roles_document_leaves_out_its_hidden_fields_everywhere() -> None:
+    blueprint = load(str(SHIPPED / "b2b_sales.yaml"))
+    assert blueprint is not None
+    document = openapi_document(blueprint, {"contract": frozenset({"amount"})})
+    validate(document)
+    contract = document["components"]["schemas"]["contract"]["properties"]
+    assert "amount" not in contract and "name" in contract
+    assert "amount" not in document["components"]["schemas"]["contract_input"]["properties"]
+    parameters = {p["name"] for p in document["paths"]["/api/v1/records/contract"]["get"]["parameters"]}
+    assert not any(name.split("__")[0] == "amount" for name in parameters)
+    # Other objects keep theirs.
+    assert "amount" in document["components"]["schemas"]["opportunity"]["properties"]

@@ -55,6 +55,33 @@ class Task:
     created_at: dt.datetime
 
 
+def _notification(row: sa.Row) -> Notification:
+    return Notification(
+        id=row.id,
+        user_id=row.user_id,
+        message=row.message,
+        object=row.object,
+        record_id=row.record_id,
+        rule=row.rule,
+        created_at=_utc(row.created_at),  # type: ignore[arg-type]
+        read_at=_utc(row.read_at),
+    )
+
+
+def _task(row: sa.Row) -> Task:
+    return Task(
+        id=row.id,
+        title=row.title,
+        object=row.object,
+        record_id=row.record_id,
+        assignee_id=row.assignee_id,
+        due_at=_utc(row.due_at),
+        done_at=_utc(row.done_at),
+        rule=row.rule,
+        created_at=_utc(row.created_at),  # type: ignore[arg-type]
+    )
+
+
 class Inbox:
     """Creates and reads notifications and tasks."""
 
@@ -113,19 +140,19 @@ class Inbox:
             query = query.where(table.c.read_at.is_(None))
         query = query.order_by(table.c.id.desc()).limit(limit)
         with transaction(self.engine, connection) as conn:
-            return [
-                Notification(
-                    id=row.id,
-                    user_id=row.user_id,
-                    message=row.message,
-                    object=row.object,
-                    record_id=row.record_id,
-                    rule=row.rule,
-                    created_at=_utc(row.created_at),  # type: ignore[arg-type]
-                    read_at=_utc(row.read_at),
-                )
-                for row in conn.execute(query)
-            ]
+            return [_notification(row) for row in conn.execute(query)]
+
+    def notification(
+        self, user_id: int, notification_id: int, *, connection: Connection | None = None
+    ) -> Notification:
+        """One of ``user_id``'s notifications; :class:`NotFoundError` for a missing one or another's."""
+        table = self.tables.notifications
+        query = sa.select(table).where(table.c.id == notification_id, table.c.user_id == user_id)
+        with transaction(self.engine, connection) as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFoundError("notification", notification_id)
+        return _notification(row)
 
     def unread_count(self, user_id: int, *, connection: Connection | None = None) -> int:
         """How many of a user's notifications are unread (the bell's badge)."""
@@ -208,20 +235,20 @@ class Inbox:
             query = query.where(table.c.done_at.is_(None))
         query = query.order_by(table.c.due_at.is_(None), table.c.due_at, table.c.id)
         with transaction(self.engine, connection) as conn:
-            return [
-                Task(
-                    id=row.id,
-                    title=row.title,
-                    object=row.object,
-                    record_id=row.record_id,
-                    assignee_id=row.assignee_id,
-                    due_at=_utc(row.due_at),
-                    done_at=_utc(row.done_at),
-                    rule=row.rule,
-                    created_at=_utc(row.created_at),  # type: ignore[arg-type]
-                )
-                for row in conn.execute(query)
-            ]
+            return [_task(row) for row in conn.execute(query)]
+
+    def task(self, task_id: int, *, connection: Connection | None = None) -> Task:
+        """Task ``task_id``; :class:`NotFoundError` when there is none."""
+        table = self.tables.tasks
+        with transaction(self.engine, connection) as conn:
+            row = conn.execute(sa.select(table).where(table.c.id == task_id)).first()
+        if row is None:
+            raise NotFoundError("task", task_id)
+        return _task(row)
+
+    def reopen_task(self, task_id: int, *, connection: Connection | None = None) -> None:
+        """Open a done task again (the undo of a tick)."""
+        self.complete_task(task_id, user_id=None, done=False, connection=connection)
 
     def complete_task(
         self, task_id: int, *, user_id: int | None, done: bool = True, connection: Connection | None = None

@@ -8,38 +8,26 @@ Example::
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from crm_platform.metadata.model import Blueprint
 from crm_platform.resources import ui_dir
 
 from .api import InboxApi, RecordApi
-from .auth import SessionAuthBackend, on_auth_error, require_principal
+from .api_work import WorkApi
+from .auth import SessionAuthBackend, on_auth_error
 from .errors import EXCEPTION_HANDLERS
 from .login import LoginViews
 from .middleware import CSRFMiddleware, SecurityHeadersMiddleware
-from .openapi import openapi_document
+from .openapi import OpenApi
 from .screens import Screens, SignInRequired, handle_sign_in_required, screen_routes
 from .services import Services
 from .settings import WebSettings
-
-
-def _openapi_route(document: dict[str, Any]) -> Route:
-    async def openapi(request: Request) -> Response:
-        require_principal(request)
-        return JSONResponse(document)
-
-    return Route("/openapi.json", openapi, methods=["GET"])
 
 
 def create_app(
@@ -52,15 +40,16 @@ def create_app(
     """The ASGI app serving the sign-in pages, the screens, static files and the API of ``blueprint``."""
     settings = settings or WebSettings()
     services = services or Services.build(blueprint, engine, settings)
-    templates = Jinja2Templates(directory=str(ui_dir() / "templates"))
+    screens = Screens(services, settings)
+    templates = screens.templates
     login = LoginViews(templates, services.credentials, services.sessions, services.limiter, settings)
     api_routes = [
         *RecordApi(services).routes,
         *InboxApi(services).routes,
-        _openapi_route(openapi_document(blueprint)),
+        *WorkApi(services).routes,
+        *OpenApi(services.records).routes,
         *services.api_routes,
     ]
-    screens = Screens(services, settings)
     routes = [
         *login.routes,
         *screen_routes(screens),

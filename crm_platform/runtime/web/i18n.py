@@ -62,7 +62,7 @@ def _load(language: str) -> NullTranslations:
             continue
         for message in catalog:
             if message.id and message.string:
-                merged[message.id] = message.string
+                merged[message.id] = message
     buffer = io.BytesIO()
     write_mo(buffer, merged)
     buffer.seek(0)

@@ -3,18 +3,32 @@
 One schema per object in three forms: ``{object}`` (what reads answer),
 ``{object}_input`` (a create: required fields required, computed ones absent)
 and ``{object}_patch`` (any subset plus ``version``). Each object's list path
-documents its filters (``field``, ``field__gt`` ...). Decimal values are strings
-in answers; requests may send a string or a number.
+documents its filters (``field``, ``field__gt`` ..., one per operator of
+:class:`~crm_platform.metadata.model.FilterOp` that applies to the field's type).
+Decimal values are strings in answers; requests may send a string or a number.
+
+Each role gets its own document (:class:`OpenApi`): fields hidden from it are
+left out everywhere. The inboxes, follow-ups and approvals are in :mod:`.openapi_work`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
-from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef
-from crm_platform.runtime.query import SYSTEM_FIELDS
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
+from crm_platform.metadata.model import Blueprint, Field, FieldType, FilterOp, ObjectDef
+from crm_platform.runtime.actors import Actor
+from crm_platform.runtime.query import SYSTEM_FIELDS
+from crm_platform.runtime.records import RecordService
+
+from .auth import require_principal
+from .openapi_common import ERROR_SCHEMA, ID, body, errors, ok, query_parameter, ref
+from .openapi_work import WORK_SCHEMAS, inbox_paths, work_paths
 from .requests import MAX_LIMIT
 
 _ORDERED = frozenset(
@@ -37,20 +51,10 @@ _ORDERED = frozenset(
         FieldType.USER,
     }
 )
-_ERRORS = {
-    "400": "Bad JSON, filter, sort, cursor or limit",
-    "401": "No or bad credentials",
-    "403": "Not allowed",
-    "404": "Unknown object or record",
-}
 
 
 def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def value_schema(obj: ObjectDef, field: Field, *, incoming: bool = False) -> dict[str, Any]:
@@ -105,8 +109,8 @@ def _described(field: Field, schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "description": label} if label else schema
 
 
-def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
-    """The read, input and patch schemas of ``obj``."""
+def object_schemas(obj: ObjectDef, hidden: Collection[str] = ()) -> dict[str, dict[str, Any]]:
+    """The read, input and patch schemas of ``obj``, without the fields in ``hidden``."""
     system: dict[str, Any] = {
         name: {**value_schema(obj, field), "readOnly": True, "nullable": name not in ("id", "version")}
         for name, field in SYSTEM_FIELDS.items()
@@ -118,6 +122,8 @@ def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
     }
     required: list[str] = []
     for field in obj.fields:
+        if field.name in hidden:
+            continue
         read[field.name] = _described(field, {**value_schema(obj, field), "nullable": True})
         if field.is_computed:
             read[field.name]["readOnly"] = True
@@ -145,14 +151,50 @@ def object_schemas(obj: ObjectDef) -> dict[str, dict[str, Any]]:
     }
 
 
-def _filter(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+#: How each operator reads in a parameter's description (an operator missing here reads as its name).
+_OP_WORDS = {
+    FilterOp.EQ: "equals",
+    FilterOp.NE: "differs from",
+    FilterOp.GT: "above",
+    FilterOp.GTE: "at least",
+    FilterOp.LT: "below",
+    FilterOp.LTE: "at most",
+    FilterOp.IN: "is one of these (comma-separated)",
+    FilterOp.CONTAINS: "contains",
+    FilterOp.NOT_CONTAINS: "does not contain",
+    FilterOp.EMPTY: "is empty (true) or not (false)",
+    FilterOp.SEARCH: "contains (a search)",
+}
+_TEXT_OPS = frozenset({FilterOp.CONTAINS, FilterOp.NOT_CONTAINS, FilterOp.SEARCH})
 
 
-def filter_parameters(obj: ObjectDef) -> list[dict[str, Any]]:
-    """Query parameters of ``obj``'s list: one per field and operator."""
+def _applies(op: FilterOp, kind: FieldType) -> bool:
+    """Whether ``op`` filters a field of type ``kind`` (as :mod:`crm_platform.runtime.query` allows)."""
+    multi = kind is FieldType.MULTI_CHOICE
+    if op in (FilterOp.EQ, FilterOp.NE):
+        return not multi
+    if op in (FilterOp.GT, FilterOp.GTE, FilterOp.LT, FilterOp.LTE):
+        return kind in _ORDERED
+    if op is FilterOp.SEARCH:
+        return kind.is_textual
+    if op in _TEXT_OPS:
+        return kind.is_textual or multi
+    return True  # in, empty, and any operator added later
+
+
+def _operand(op: FilterOp, one: dict[str, Any]) -> dict[str, Any]:
+    if op in (FilterOp.EQ, FilterOp.NE, FilterOp.GT, FilterOp.GTE, FilterOp.LT, FilterOp.LTE):
+        return one
+    if op is FilterOp.EMPTY:
+        return {"type": "string", "enum": ["true", "false"]}
+    return {"type": "string"}
+
+
+def filter_parameters(obj: ObjectDef, hidden: Collection[str] = ()) -> list[dict[str, Any]]:
+    """Query parameters of ``obj``'s list: one per field and operator of :class:`FilterOp`
+    (``field`` for ``eq``, ``field__OP`` for the others), leaving out ``hidden`` fields."""
     parameters = []
-    fields = [*SYSTEM_FIELDS.values(), *obj.fields]
+    fields = [*SYSTEM_FIELDS.values(), *(f for f in obj.fields if f.name not in hidden)]
     for field in fields:
         if field.name == "deleted_at":
             continue  # lists show live records; the column is always empty there
@@ -161,40 +203,15 @@ def filter_parameters(obj: ObjectDef) -> list[dict[str, Any]]:
         one.pop("oneOf", None)
         if "type" not in one:
             one = {"type": "string"}
-        if kind is not FieldType.MULTI_CHOICE:
-            parameters.append(_filter(field.name, one, f"{field.name} equals"))
-            parameters.append(_filter(f"{field.name}__ne", one, f"{field.name} differs"))
-        parameters.append(_filter(f"{field.name}__in", {"type": "string"}, "one of these (comma-separated)"))
-        if kind in _ORDERED:
-            for op, word in (("gt", "above"), ("gte", "at least"), ("lt", "below"), ("lte", "at most")):
-                parameters.append(_filter(f"{field.name}__{op}", one, f"{field.name} {word}"))
-        if kind.is_textual or kind is FieldType.MULTI_CHOICE:
-            parameters.append(_filter(f"{field.name}__contains", {"type": "string"}, "contains"))
+        for op in FilterOp:
+            if not _applies(op, kind):
+                continue
+            name = field.name if op is FilterOp.EQ else f"{field.name}__{op.value}"
+            words = _OP_WORDS.get(op, op.value)
+            parameters.append(query_parameter(name, _operand(op, one), f"{field.name} {words}"))
     return parameters
 
 
-def _errors(*extra: tuple[str, str]) -> dict[str, Any]:
-    codes = {**_ERRORS, **dict(extra)}
-    return {
-        code: {"description": text, "content": {"application/json": {"schema": _ref("error")}}}
-        for code, text in codes.items()
-    }
-
-
-def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
-_ID = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer", "format": "int64", "minimum": 1},
-}
 _IF_MATCH = {
     "name": "If-Match",
     "in": "header",
@@ -204,22 +221,25 @@ _IF_MATCH = {
 }
 
 
-def object_paths(obj: ObjectDef) -> dict[str, Any]:
-    """The list/create and read/update/delete paths of ``obj``."""
+_LIMIT = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}
+
+
+def object_paths(obj: ObjectDef, hidden: Collection[str] = ()) -> dict[str, Any]:
+    """The list/create and read/update/delete paths of ``obj`` (filters without ``hidden`` fields)."""
     name = obj.name
     page = {
         "type": "object",
         "required": ["data", "next"],
         "properties": {
-            "data": {"type": "array", "items": _ref(name)},
+            "data": {"type": "array", "items": ref(name)},
             "next": {"type": "string", "nullable": True},
         },
     }
     listing = [
-        _filter("sort", {"type": "string"}, "Comma-separated fields, '-' for descending: -amount,name"),
-        _filter("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}, "Page size"),
-        _filter("cursor", {"type": "string"}, "The 'next' of the previous page"),
-        *filter_parameters(obj),
+        query_parameter("sort", {"type": "string"}, "Comma-separated fields, '-' descending: -amount,name"),
+        query_parameter("limit", _LIMIT, "Page size"),
+        query_parameter("cursor", {"type": "string"}, "The 'next' of the previous page"),
+        *filter_parameters(obj, hidden),
     ]
     return {
         f"/api/v1/records/{name}": {
@@ -227,33 +247,33 @@ def object_paths(obj: ObjectDef) -> dict[str, Any]:
                 "operationId": f"list_{name}",
                 "tags": [name],
                 "parameters": listing,
-                "responses": {"200": _ok(page), **_errors()},
+                "responses": {"200": ok(page), **errors()},
             },
             "post": {
                 "operationId": f"create_{name}",
                 "tags": [name],
-                "requestBody": _body(_ref(f"{name}_input")),
+                "requestBody": body(ref(f"{name}_input")),
                 "responses": {
-                    "201": _ok(_ref(name), "Created"),
-                    **_errors(("415", "Not JSON"), ("422", "Invalid values, keyed by field")),
+                    "201": ok(ref(name), "Created"),
+                    **errors(("415", "Not JSON"), ("422", "Invalid values, keyed by field")),
                 },
             },
         },
         f"/api/v1/records/{name}/{{id}}": {
-            "parameters": [_ID],
+            "parameters": [ID],
             "get": {
                 "operationId": f"get_{name}",
                 "tags": [name],
-                "responses": {"200": _ok(_ref(name)), **_errors()},
+                "responses": {"200": ok(ref(name)), **errors()},
             },
             "patch": {
                 "operationId": f"update_{name}",
                 "tags": [name],
                 "parameters": [_IF_MATCH],
-                "requestBody": _body(_ref(f"{name}_patch")),
+                "requestBody": body(ref(f"{name}_patch")),
                 "responses": {
-                    "200": _ok(_ref(name)),
-                    **_errors(
+                    "200": ok(ref(name)),
+                    **errors(
                         ("409", "The version is stale; nothing changed"),
                         ("415", "Not JSON"),
                         ("422", "Invalid values, keyed by field"),
@@ -264,81 +284,28 @@ def object_paths(obj: ObjectDef) -> dict[str, Any]:
                 "operationId": f"delete_{name}",
                 "tags": [name],
                 "parameters": [_IF_MATCH],
-                "responses": {"204": {"description": "Deleted"}, **_errors(("409", "The version is stale"))},
+                "responses": {"204": {"description": "Deleted"}, **errors(("409", "The version is stale"))},
             },
         },
     }
 
 
-def _inbox_paths() -> dict[str, Any]:
-    def listed(item: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "object", "properties": {"data": {"type": "array", "items": item}}}
+def openapi_document(
+    blueprint: Blueprint, hidden: Mapping[str, Collection[str]] | None = None
+) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of ``blueprint``'s API.
 
-    flag = {"type": "string", "enum": ["true", "false"]}
-    ids = {
-        "type": "object",
-        "properties": {"ids": {"type": "array", "items": {"type": "integer", "minimum": 1}}},
-    }
-    return {
-        "/api/v1/me": {
-            "get": {"operationId": "me", "responses": {"200": _ok({"type": "object"}), **_errors()}}
-        },
-        "/api/v1/notifications": {
-            "get": {
-                "operationId": "notifications",
-                "parameters": [_filter("unread", flag, "Unread ones only")],
-                "responses": {"200": _ok(listed({"type": "object"})), **_errors()},
-            }
-        },
-        "/api/v1/notifications/read": {
-            "post": {
-                "operationId": "mark_notifications_read",
-                "requestBody": _body(ids),
-                "responses": {"200": _ok({"type": "object"}), **_errors(("422", "Bad ids"))},
-            }
-        },
-        "/api/v1/tasks": {
-            "get": {
-                "operationId": "tasks",
-                "parameters": [_filter("open", flag, "Open ones only")],
-                "responses": {"200": _ok(listed({"type": "object"})), **_errors()},
-            }
-        },
-        "/api/v1/tasks/{id}/complete": {
-            "post": {
-                "operationId": "complete_task",
-                "parameters": [_ID],
-                "responses": {"200": _ok({"type": "object"}), **_errors()},
-            }
-        },
-    }
-
-
-ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message", "fields"],
-            "properties": {
-                "code": {"type": "string", "example": "validation"},
-                "message": {"type": "string"},
-                "fields": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-        }
-    },
-}
-
-
-def openapi_document(blueprint: Blueprint) -> dict[str, Any]:
-    """The OpenAPI 3.0 document of ``blueprint``'s API."""
-    schemas: dict[str, Any] = {"error": ERROR_SCHEMA}
+    ``hidden`` maps an object to the fields hidden from the reader's role: they
+    appear nowhere in the document (neither in schemas nor in filters).
+    """
+    hidden = hidden or {}
+    schemas: dict[str, Any] = {"error": ERROR_SCHEMA, **WORK_SCHEMAS}
     paths: dict[str, Any] = {}
     for obj in blueprint.objects:
-        schemas.update(object_schemas(obj))
-        paths.update(object_paths(obj))
-    paths.update(_inbox_paths())
+        schemas.update(object_schemas(obj, hidden.get(obj.name, ())))
+        paths.update(object_paths(obj, hidden.get(obj.name, ())))
+    paths.update(inbox_paths())
+    paths.update(work_paths(blueprint))
     return {
         "openapi": "3.0.3",
         "info": {
@@ -356,3 +323,40 @@ def openapi_document(blueprint: Blueprint) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+class OpenApi:
+    """``GET /openapi.json``: the document as the caller's role sees it, built once per role.
+
+    A role's hidden fields appear nowhere in its document, so reading the
+    document tells nobody what they may not read.
+    """
+
+    def __init__(self, records: RecordService) -> None:
+        self.records = records
+        self._documents: dict[tuple[bool, str | None], dict[str, Any]] = {}
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/openapi.json", self.serve, methods=["GET"])]
+
+    def for_actor(self, actor: Actor) -> dict[str, Any]:
+        """The document ``actor`` may read (cached per role; admins and the platform see everything)."""
+        policy = self.records.permissions.policy
+        restricted = policy.enabled and not actor.is_admin and actor.user_id is not None
+        role = actor.role if restricted else None
+        key = (restricted, role)
+        document = self._documents.get(key)
+        if document is None:
+            blueprint = self.records.blueprint
+            hidden = (
+                {obj.name: policy.access(role, obj.name).hidden for obj in blueprint.objects}
+                if restricted
+                else {}
+            )
+            document = openapi_document(blueprint, hidden)
+            self._documents[key] = document
+        return document
+
+    async def serve(self, request: Request) -> Response:
+        return JSONResponse(self.for_actor(require_principal(request).actor))

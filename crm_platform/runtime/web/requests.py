@@ -7,6 +7,7 @@ so bad input never reaches the database as something it would choke on.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -130,14 +131,17 @@ def edited_version(request: Request, body: dict[str, Any]) -> Any:
     return version
 
 
-def list_arguments(obj: ObjectDef, params: QueryParams) -> dict[str, Any]:
-    """``filters``, ``sort``, ``limit`` and ``cursor`` for :meth:`RecordService.list` from a query string."""
+def list_arguments(obj: ObjectDef, params: QueryParams, *, exclude: Collection[str] = ()) -> dict[str, Any]:
+    """``filters``, ``sort``, ``limit`` and ``cursor`` for :meth:`RecordService.list` from a query string.
+
+    ``exclude``: the fields hidden from the caller (unknown to it, never suggested).
+    """
     filters: list[Condition] = []
     for key, value in params.multi_items():
         check_text(key, key)
         check_text(value, key)
         if key not in LIST_PARAMETERS:
-            filters.append(parse_filter_param(obj, key, value))
+            filters.append(parse_filter_param(obj, key, value, exclude=exclude))
     raw_limit = params.get("limit", str(DEFAULT_LIMIT))
     ok = raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 4
     if not ok or not 1 <= int(raw_limit) <= MAX_LIMIT:
