@@ -86,7 +86,7 @@ class Frame:
     objects: tuple[NavItem, ...]
     #: The objects the user may create (the "+ New" menu).
     creatable: tuple[NavItem, ...]
-    #: My tasks, Approvals, Notifications, with their counts.
+    #: My tasks, Approvals, Notifications, with their counts; then the Dashboard.
     inboxes: tuple[NavItem, ...]
     #: Unread notifications (the bell's badge).
     unread: int
@@ -211,6 +211,7 @@ class Screens:
                 path == "/notifications",
                 unread,
             ),
+            NavItem("dashboard", words.gettext("Dashboard"), "/dashboard", path == "/dashboard", None),
         )
         here = path + (f"?{request.url.query}" if request.url.query else "")
         return Frame(
