@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from crm_platform import cli_blueprint, cli_permissions, cli_rules
+from crm_platform import cli_blueprint, cli_permissions, cli_reports, cli_rules
 from crm_platform.metadata import Blueprint, BlueprintError, Diagnostic, check_files, load_blueprint
 from crm_platform.rules import rule_diagnostics
 from crm_platform.rules.cycles import cycle_diagnostics
@@ -128,10 +128,17 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``crm demo``: a SQLite database with both shipped blueprints and demo data."""
+    """``crm demo``: a SQLite database with both shipped blueprints and demo data, served."""
     from crm_platform.demo import run_demo
 
-    return run_demo(db_url=args.db, reset=args.reset, rows=args.opportunities)
+    return run_demo(
+        args.db,
+        reset=args.reset,
+        scale=args.opportunities,
+        host=args.host,
+        port=args.port,
+        serve_app=not args.no_serve,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -215,9 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--db", default=None, metavar="URL")
     add.set_defaults(handler=cmd_user_add)
 
-    demo = commands.add_parser("demo", help="create a demo database with both shipped blueprints")
-    demo.add_argument("--db", default="sqlite:///crm-demo.sqlite3", metavar="URL")
+    demo = commands.add_parser(
+        "demo", help="serve a demo database with both shipped blueprints and demo data"
+    )
+    demo.add_argument(
+        "--db", default="sqlite:///crm-demo.sqlite3", metavar="URL", help="a URL or a SQLite file"
+    )
     demo.add_argument("--reset", action="store_true", help="start from an empty database")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--no-serve", action="store_true", help="create the data, print the logins and exit")
     demo.add_argument("--opportunities", type=int, default=1000, help=argparse.SUPPRESS)
     demo.set_defaults(handler=cmd_demo)
 
@@ -242,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_rules.add_commands(commands, load)
     cli_permissions.add_commands(commands, load)
     cli_blueprint.add_commands(commands, load)
+    cli_reports.add_commands(commands, load)
     return parser
 
 

@@ -108,7 +108,7 @@ def test_user_add_checks_role_and_manager(tmp_path, database, capsys):
 
 
 def test_demo_fills_a_database_and_prints_the_logins(database, capsys):
-    assert main(["demo", "--db", database.url, "--opportunities", "60"]) == 0
+    assert main(["demo", "--db", database.url, "--opportunities", "60", "--no-serve"]) == 0
     out = capsys.readouterr().out
     assert "rep@example.com" in out and "manager@example.com" in out and "password" in out
     with database.engine.connect() as conn:
@@ -117,5 +117,5 @@ def test_demo_fills_a_database_and_prints_the_logins(database, capsys):
     assert opportunities == 60
     assert history > 60
     # A second run reuses the data instead of doubling it.
-    assert main(["demo", "--db", database.url, "--opportunities", "60"]) == 0
+    assert main(["demo", "--db", database.url, "--opportunities", "60", "--no-serve"]) == 0
     assert "Using the existing demo database" in capsys.readouterr().out

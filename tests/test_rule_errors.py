@@ -105,11 +105,11 @@ SYNTAX = [
     ('lead created if status = "new" -> move to pool', RuleSyntaxError, 24,
      "expected '==' to compare, got '='"),
     ('lead created if foo(1) -> move to pool', RuleReferenceError, 17,
-     "unknown function 'foo'; expected one of: abs, coalesce, days_between, decimal, int, len, lower, max, "
-     'min, now, round, str, today, upper'),
+     "unknown function 'foo'; expected one of: abs, add_days, add_hours, coalesce, days_between, decimal, "
+     "int, len, lower, max, min, now, round, str, today, upper"),
     ('lead created if lenn(name) > 3 -> move to pool', RuleReferenceError, 17,
-     "unknown function 'lenn'; expected one of: abs, coalesce, days_between, decimal, int, len, lower, "
-     "max, min, now, round, str, today, upper; did you mean 'len'?"),
+     "unknown function 'lenn'; expected one of: abs, add_days, add_hours, coalesce, days_between, decimal, "
+     "int, len, lower, max, min, now, round, str, today, upper; did you mean 'len'?"),
     ('lead created -> notify owner "Hi {first name}"', RuleSyntaxError, 34,
      "expected a field name in braces (as in {company}), got '{first name}'"),
     ('lead created -> set amount = amount +', RuleSyntaxError, 30,

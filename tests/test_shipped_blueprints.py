@@ -253,3 +253,115 @@ def test_every_shipped_rule_compiles_against_the_blueprint(blueprint):
     if rule_diagnostics is None:
         pytest.skip("crm_platform.rules.rule_diagnostics is not available yet")
     assert [str(d) for d in rule_diagnostics(blueprint)] == []
+
+
+# -- scoring, SLA, health and win probability (brief section 3, scenarios 3, 12 and 17) -----------
+
+
+def _formula(blueprint: Blueprint, object_name: str, field_name: str):
+    from crm_platform.metadata.expressions import parse_expression
+
+    field = blueprint.object(object_name).field(field_name)
+    assert field.type is FieldType.FORMULA and field.formula is not None
+    return parse_expression(field.formula)
+
+
+def test_the_stage_probability_formula_repeats_the_stages_own_probabilities(platform):
+    formula = _formula(platform, "opportunity", "stage_probability")
+    stages = platform.object("opportunity").stages
+    assert {s.name: formula.evaluate({"stage": s.name}) for s in stages} == {
+        s.name: s.probability for s in stages
+    }
+
+
+def test_win_probability_is_the_reps_estimate_else_the_stages(platform):
+    formula = _formula(platform, "opportunity", "win_probability")
+    assert formula.evaluate({"probability": None, "stage_probability": 50}) == 50
+    assert formula.evaluate({"probability": 20, "stage_probability": 50}) == 20
+
+
+@pytest.mark.parametrize(
+    ("facts", "score"),
+    [
+        ({}, 0),
+        ({"source": "ads"}, 5),
+        # everything at once is 110 before the cap
+        (
+            {
+                "source": "referral",
+                "industry": "ict",
+                "company_size": "enterprise",
+                "email": "a@b.example",
+                "phone": "1",
+                "tags": ["hot", "budget_confirmed"],
+            },
+            100,
+        ),
+        ({"source": "web", "tags": ["competitor_user"]}, 0),  # 15 - 15, never below 0
+        ({"source": "event", "industry": "logistics", "company_size": "small"}, 20),
+    ],
+)
+def test_the_lead_score_weights_and_bounds(b2b_sales, facts, score):
+    assert _formula(b2b_sales, "lead", "score").evaluate(facts) == score
+
+
+@pytest.mark.parametrize(
+    ("facts", "health"),
+    [
+        ({}, 50),
+        ({"tier": "high_value", "tags": ["strong_intent", "referrer", "key_account"]}, 100),
+        ({"tier": "dormant", "tags": ["churn_risk"]}, 0),
+        ({"tier": "high_value", "tags": ["churn_risk"]}, 30),  # a churn risk is always below 40
+    ],
+)
+def test_the_health_score_weights_and_bounds(b2b_sales, facts, health):
+    assert _formula(b2b_sales, "account", "health").evaluate(facts) == health
+
+
+def test_both_sla_rules_give_the_same_deadlines(platform):
+    rules = {rule.name: rule.text for rule in platform.rules}
+    deadline = "set sla_due = "
+    first, second = rules["ticket_sla"], rules["ticket_sla_priority"]
+    assert first[first.index(deadline) :] == second[second.index(deadline) :]
+
+
+def test_sla_deadlines_by_priority(platform):
+    import datetime as dt
+
+    from crm_platform.metadata.expressions import parse_expression
+
+    text = next(rule.text for rule in platform.rules if rule.name == "ticket_sla")
+    expression = parse_expression(text.split("set sla_due = ", 1)[1])
+    opened = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    hours = {
+        priority: (expression.evaluate({"created_at": opened, "priority": priority}) - opened)
+        / dt.timedelta(hours=1)
+        for priority in ("urgent", "high", "normal", "low")
+    }
+    assert hours == {"urgent": 4, "high": 8, "normal": 24, "low": 72}
+
+
+def test_add_hours_and_add_days_move_dates_and_keep_empty_values():
+    import datetime as dt
+
+    from crm_platform.metadata.expressions import parse_expression
+
+    moment = dt.datetime(2026, 3, 2, 22, 30, tzinfo=dt.UTC)
+    assert parse_expression("add_hours(m, 4)").evaluate({"m": moment}) == dt.datetime(
+        2026, 3, 3, 2, 30, tzinfo=dt.UTC
+    )
+    assert parse_expression("add_hours(d, 1.5)").evaluate({"d": dt.date(2026, 3, 2)}) == dt.datetime(
+        2026, 3, 2, 1, 30, tzinfo=dt.UTC
+    )
+    assert parse_expression("add_days(d, -2)").evaluate({"d": dt.date(2026, 3, 2)}) == dt.date(2026, 2, 28)
+    assert parse_expression("add_hours(m, 4)").evaluate({"m": None}) is None
+
+
+def test_add_hours_of_a_text_or_by_a_date_is_a_check_error(platform):
+    from crm_platform.rules import rule_errors
+
+    errors = rule_errors("ticket created -> set sla_due = add_hours(subject, created_at)", platform)
+    assert [e.message for e in errors] == [
+        "add_hours needs a date or datetime first, got subject (a text field)",
+        "add_hours needs a number of hours second, got a datetime ('created_at')",
+    ]

@@ -65,6 +65,20 @@ def _days_between(start: dt.date | None, end: dt.date | None) -> int | None:
     return (end - start).days
 
 
+def _add_days(moment: dt.date | None, days: int | float | Decimal) -> dt.date | None:
+    """``moment`` (a date or datetime) moved by ``days``; ``None`` stays ``None``."""
+    return None if moment is None else moment + dt.timedelta(days=float(days))
+
+
+def _add_hours(moment: dt.date | None, hours: int | float | Decimal) -> dt.datetime | None:
+    """``moment`` moved by ``hours`` (a date counts from its midnight, UTC); ``None`` stays ``None``."""
+    if moment is None:
+        return None
+    if not isinstance(moment, dt.datetime):
+        moment = dt.datetime.combine(moment, dt.time(), tzinfo=dt.UTC)
+    return moment + dt.timedelta(hours=float(hours))
+
+
 def _coalesce(*values: Any) -> Any:
     return next((v for v in values if v is not None), None)
 
@@ -86,6 +100,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "int": int,
     "decimal": _to_decimal,
     "days_between": _days_between,
+    "add_days": _add_days,
+    "add_hours": _add_hours,
     "coalesce": _coalesce,
     "today": dt.date.today,
     "now": lambda: dt.datetime.now(dt.UTC),

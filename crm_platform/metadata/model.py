@@ -127,6 +127,12 @@ class FilterOp(StrEnum):
     LTE = "lte"
     IN = "in"
     CONTAINS = "contains"
+    #: Text without the value (empty text included); multi_choice with none of the choices.
+    NOT_CONTAINS = "not_contains"
+    #: ``true``: no value (NULL, empty text, no choice); ``false``: any value.
+    EMPTY = "empty"
+    #: Any of several text fields (``Condition("name|email", SEARCH, "acme")``) contains the value.
+    SEARCH = "search"
 
 
 class Outcome(StrEnum):

@@ -39,6 +39,7 @@ _FUNCTION_KINDS = {
     "int": "number",
     "decimal": "number",
     "days_between": "number",
+    "add_hours": "datetime",
     "lower": "text",
     "upper": "text",
     "str": "text",
@@ -188,6 +189,8 @@ class ExpressionTypes:
                                 self.expr,
                                 self.column(arg),
                             )
+                if name in ("add_days", "add_hours"):
+                    self.moved(name, args, kinds)
                 known = [k for k in kinds if k not in ("any", "none")]
                 return _FUNCTION_KINDS.get(name) or (known[0] if known else "any")
             case pyast.BinOp(left=left, op=op, right=right):
@@ -213,6 +216,26 @@ class ExpressionTypes:
                 kinds = {self.kind(body), self.kind(orelse)}
                 return kinds.pop() if len(kinds) == 1 else "any"
         return "any"
+
+    def moved(self, name: str, args: Sequence[pyast.expr], kinds: Sequence[str]) -> None:
+        """``add_days(DATE, N)`` / ``add_hours(DATETIME, N)``: a moment and a number, nothing else."""
+        if len(args) != 2:
+            self.checker.type_error(
+                f"{name} needs a date or datetime and a number, got {len(args)} values", self.expr
+            )
+            return
+        if kinds[0] in ("text", "number", "boolean", "list"):
+            self.checker.type_error(
+                f"{name} needs a date or datetime first, got {self.describe(args[0], kinds[0])}",
+                self.expr,
+                self.column(args[0]),
+            )
+        if kinds[1] in ("text", "date", "datetime", "boolean", "list"):
+            self.checker.type_error(
+                f"{name} needs a number of {name[4:]} second, got {self.describe(args[1], kinds[1])}",
+                self.expr,
+                self.column(args[1]),
+            )
 
     def binary(self, node: pyast.BinOp, left: pyast.expr, op: pyast.operator, right: pyast.expr) -> str:
         """``left op right``: numbers with numbers, texts with texts (and ``text * n``)."""

@@ -179,9 +179,11 @@ class Access:
         """Refuse filtering or sorting by a hidden field, answering as for an unknown one."""
         if not self.rules.hidden:
             return
-        for name in names:
-            if name in self.rules.hidden:
-                raise QueryError(name, f"unknown field '{name}' of {self.rules.object}")
+        for names_of_one in names:
+            # A search condition names several fields at once ("name|email").
+            for name in names_of_one.split("|"):
+                if name in self.rules.hidden:
+                    raise QueryError(name, f"unknown field '{name}' of {self.rules.object}")
 
     def shown(self, record: dict[str, Any]) -> dict[str, Any]:
         """``record`` without the hidden fields (the same dict when nothing is hidden)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,13 +45,18 @@ _UNORDERED = frozenset({FieldType.BOOLEAN, FieldType.MULTI_CHOICE})
 _MAX_IN = 1000
 
 
-def lookup_field(obj: ObjectDef, name: str) -> Field:
-    """The field (or system column) ``name`` of ``obj``; :class:`QueryError` with a hint otherwise."""
-    if obj.has_field(name):
-        return obj.field(name)
-    if name in SYSTEM_FIELDS:
-        return SYSTEM_FIELDS[name]
-    hint = did_you_mean(name, (*obj.field_names, *SYSTEM_FIELDS))
+def lookup_field(obj: ObjectDef, name: str, exclude: Collection[str] = ()) -> Field:
+    """The field (or system column) ``name`` of ``obj``; :class:`QueryError` with a hint otherwise.
+
+    ``exclude`` names fields the caller may not know of (hidden from its role): they
+    answer as unknown ones and are never suggested, so a typo cannot reveal them.
+    """
+    if name not in exclude:
+        if obj.has_field(name):
+            return obj.field(name)
+        if name in SYSTEM_FIELDS:
+            return SYSTEM_FIELDS[name]
+    hint = did_you_mean(name, [n for n in (*obj.field_names, *SYSTEM_FIELDS) if n not in exclude])
     raise QueryError(name, f"unknown field '{name}' of {obj.name}{hint}")
 
 
@@ -66,15 +71,18 @@ def _coerce(obj: ObjectDef, field: Field, raw: Any) -> Any:
         raise QueryError(field.name, str(exc)) from None
 
 
-def parse_filter_param(obj: ObjectDef, key: str, value: str | Sequence[str]) -> Condition:
+def parse_filter_param(
+    obj: ObjectDef, key: str, value: str | Sequence[str], *, exclude: Collection[str] = ()
+) -> Condition:
     """A query-string pair such as ``("amount__gte", "100")`` as a :class:`Condition`.
 
-    ``field`` alone means ``eq``; ``__in`` takes a comma-separated list.
+    ``field`` alone means ``eq``; ``__in`` takes a comma-separated list. ``exclude``:
+    see :func:`lookup_field`.
     """
     name, sep, op_name = key.partition("__")
     if not sep:
         op_name = "eq"
-    lookup_field(obj, name)
+    lookup_field(obj, name, exclude)
     op = _OPS.get(op_name)
     if op is None:
         raise QueryError(
@@ -97,6 +105,16 @@ def _contains_choice(
     return sa.exists(sa.select(sa.literal(1)).select_from(element).where(element.c.value == choice))
 
 
+def _no_choice(column: sa.ColumnElement[Any], dialect: str) -> sa.ColumnElement[bool]:
+    """A multi_choice value with no choice picked (NULL or an empty list)."""
+    if dialect == "postgresql":
+        return sa.or_(
+            column.is_(None), sa.func.jsonb_array_length(sa.type_coerce(column, postgresql.JSONB())) == 0
+        )
+    element = sa.func.json_each(column).table_valued("value")
+    return sa.not_(sa.exists(sa.select(sa.literal(1)).select_from(element)))
+
+
 def _as_list(raw: Any) -> list[Any]:
     if isinstance(raw, str):
         return [part for part in (piece.strip() for piece in raw.split(",")) if part]
@@ -117,15 +135,71 @@ class PreparedFilter:
     values: tuple[Any, ...]
 
 
-def prepare_filter(obj: ObjectDef, condition: Condition) -> PreparedFilter:
-    """Check ``condition`` against ``obj`` and coerce its value(s); :class:`QueryError` if it cannot apply."""
-    field = lookup_field(obj, condition.field)
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def _flag(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise QueryError(name, f"'empty' takes true or false, got {raw!r}")
+
+
+def _search_filter(obj: ObjectDef, condition: Condition, exclude: Collection[str] = ()) -> PreparedFilter:
+    """``a|b|c search text``: any of the named text fields contains ``text`` (one OR, one bind)."""
+    names = [part for part in str(condition.field).split("|") if part]
+    if not names:
+        raise QueryError(str(condition.field), "'search' needs at least one field")
+    for name in names:
+        if not lookup_field(obj, name, exclude).value_type.is_textual:
+            raise QueryError(name, "'search' works on text fields only")
+    if not isinstance(condition.value, str):
+        raise QueryError(condition.field, f"'search' needs text, got {condition.value!r}")
+    return PreparedFilter(("|".join(names), "search", 1), (f"%{_escape_like(condition.value)}%",))
+
+
+def _empty_filter(field: Field, raw: Any) -> PreparedFilter:
+    empty = _flag(field.name, raw)
+    kind = field.value_type
+    if kind is FieldType.MULTI_CHOICE:
+        return PreparedFilter((field.name, "no_choice" if empty else "some_choice", 0), ())
+    if kind.is_textual:
+        return PreparedFilter((field.name, "blank" if empty else "not_blank", 0), ())
+    return PreparedFilter((field.name, "null" if empty else "not_null", 0), ())
+
+
+def prepare_filter(obj: ObjectDef, condition: Condition, exclude: Collection[str] = ()) -> PreparedFilter:
+    """Check ``condition`` against ``obj`` and coerce its value(s); :class:`QueryError` if it cannot apply.
+
+    ``exclude``: see :func:`lookup_field`.
+    """
     try:
         op = condition.op if isinstance(condition.op, FilterOp) else FilterOp(condition.op)
     except ValueError:
         hint = did_you_mean(str(condition.op), _OPS)
         raise QueryError(condition.field, f"unknown operator '{condition.op}'{hint}") from None
+    if op is FilterOp.SEARCH:
+        return _search_filter(obj, condition, exclude)
+    field = lookup_field(obj, condition.field, exclude)
     name, kind = field.name, field.value_type
+    if op is FilterOp.EMPTY:
+        return _empty_filter(field, condition.value)
+    if op is FilterOp.NOT_CONTAINS:
+        if kind is FieldType.MULTI_CHOICE:
+            choices = tuple(_coerce(obj, field, condition.value) or ())
+            return PreparedFilter((name, "none_of", len(choices)), choices)
+        if not kind.is_textual:
+            raise QueryError(
+                name, f"'not_contains' works on text and multi_choice fields, not on {kind.value}"
+            )
+        if not isinstance(condition.value, str):
+            raise QueryError(name, f"'not_contains' needs text, got {condition.value!r}")
+        return PreparedFilter((name, "not_like", 1), (f"%{_escape_like(condition.value)}%",))
     if op is FilterOp.IN:
         items = _as_list(condition.value)
         if len(items) > _MAX_IN:
@@ -162,13 +236,26 @@ def filter_sql(
 ) -> sa.ColumnElement[bool]:
     """The WHERE clause of a filter of ``shape`` reading its values from ``binds``."""
     name, kind, _count = shape
+    if kind == "search":
+        (bind,) = binds
+        return sa.or_(*(table.c[part].ilike(bind, escape="\\") for part in name.split("|")))
     column = table.c[name]
     if kind == "null":
         return column.is_(None)
     if kind == "not_null":
         return column.is_not(None)
+    if kind in ("blank", "not_blank"):
+        blank = sa.or_(column.is_(None), column == "")
+        return blank if kind == "blank" else sa.not_(blank)
+    if kind in ("no_choice", "some_choice"):
+        none = _no_choice(column, dialect)
+        return none if kind == "no_choice" else sa.not_(none)
     if kind == "any_of":
         return sa.or_(sa.false(), *(_contains_choice(column, bind, dialect) for bind in binds))
+    if kind == "none_of":
+        # NULL (no choice at all) has none of them; NOT over a NULL JSON test would drop it.
+        some = sa.or_(sa.false(), *(_contains_choice(column, bind, dialect) for bind in binds))
+        return sa.or_(column.is_(None), sa.not_(some))
     if kind == "all_of":
         return sa.and_(sa.true(), *(_contains_choice(column, bind, dialect) for bind in binds))
     (bind,) = binds
@@ -176,6 +263,9 @@ def filter_sql(
         return column.in_(bind)
     if kind == "like":
         return column.ilike(bind, escape="\\")
+    if kind == "not_like":
+        # Empty text does not contain anything, so it is kept.
+        return sa.or_(column.is_(None), sa.not_(column.ilike(bind, escape="\\")))
     if kind == "ne":
         # "stage ne won" includes records without a stage: NULL is distinct from 'won'.
         return column.is_distinct_from(bind)
@@ -198,10 +288,10 @@ def make_bind(
     """
     name, kind, _count = shape
     options: dict[str, Any] = {"unique": True} if key is None else {}
-    if kind in ("any_of", "all_of"):
+    if kind in ("any_of", "all_of", "none_of"):
         # PostgreSQL compares with a JSONB list (@>); SQLite's json_each yields bare choices.
         type_: sa.types.TypeEngine[Any] = postgresql.JSONB() if dialect == "postgresql" else sa.String()
-    elif kind == "like":
+    elif kind in ("like", "not_like", "search"):
         type_ = sa.String()
     else:
         type_ = table.c[name].type
@@ -212,23 +302,28 @@ def make_bind(
 
 def bind_value(shape: tuple[str, str, int], value: Any, dialect: str) -> Any:
     """``value`` as the bind parameter of :func:`make_bind` expects it."""
-    if shape[1] in ("any_of", "all_of") and dialect == "postgresql":
+    if shape[1] in ("any_of", "all_of", "none_of") and dialect == "postgresql":
         return [value]
     return value
 
 
 def filter_clause(
-    obj: ObjectDef, table: sa.Table, condition: Condition, dialect: str
+    obj: ObjectDef, table: sa.Table, condition: Condition, dialect: str, exclude: Collection[str] = ()
 ) -> sa.ColumnElement[bool]:
     """``condition`` as a self-contained WHERE clause on ``table`` (its values bound in it)."""
-    prepared = prepare_filter(obj, condition)
+    prepared = prepare_filter(obj, condition, exclude)
     shape = prepared.shape
     binds = [make_bind(table, shape, dialect, value=bind_value(shape, v, dialect)) for v in prepared.values]
     return filter_sql(table, shape, binds, dialect)
 
 
-def parse_sort(obj: ObjectDef, sort: Iterable[SortKey | str] | str) -> tuple[SortKey, ...]:
-    """Sort keys from ``SortKey`` objects or ``"-amount"`` strings (or ``"-amount,name"``), ending with id."""
+def parse_sort(
+    obj: ObjectDef, sort: Iterable[SortKey | str] | str, *, exclude: Collection[str] = ()
+) -> tuple[SortKey, ...]:
+    """Sort keys from ``SortKey`` objects or ``"-amount"`` strings (or ``"-amount,name"``), ending with id.
+
+    ``exclude``: see :func:`lookup_field`.
+    """
     items = sort.split(",") if isinstance(sort, str) else list(sort)
     keys: list[SortKey] = []
     for item in items:
@@ -239,7 +334,7 @@ def parse_sort(obj: ObjectDef, sort: Iterable[SortKey | str] | str) -> tuple[Sor
         )
         if not key.field:
             continue
-        field = lookup_field(obj, key.field)
+        field = lookup_field(obj, key.field, exclude)
         if field.value_type is FieldType.MULTI_CHOICE:
             raise QueryError(key.field, "multi_choice fields cannot be sorted")
         if any(k.field == key.field for k in keys):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import graphlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -137,12 +137,15 @@ class ObjectPlan:
 
     # -- lists --------------------------------------------------------------------------------------
 
-    def sort_keys(self, sort: Iterable[SortKey | str] | str) -> tuple[SortKey, ...]:
-        """:func:`~.query.parse_sort`, remembered per spelling."""
+    def sort_keys(
+        self, sort: Iterable[SortKey | str] | str, *, exclude: Collection[str] = ()
+    ) -> tuple[SortKey, ...]:
+        """:func:`~.query.parse_sort`, remembered per spelling (a remembered sort is valid, so
+        ``exclude`` only matters when parsing; the caller still refuses hidden fields)."""
         spelling = sort if isinstance(sort, str) else tuple(sort)
         keys = self._sorts.get(spelling)
         if keys is None:
-            keys = parse_sort(self.obj, spelling)
+            keys = parse_sort(self.obj, spelling, exclude=exclude)
             if len(self._sorts) < MAX_CACHED_STATEMENTS:
                 self._sorts[spelling] = keys
         return keys

@@ -215,11 +215,13 @@ class RecordService:
             return access.shown(record)
 
     def _where(
-        self, plan: ObjectPlan, filters: Iterable[Condition], deleted: bool
+        self, plan: ObjectPlan, filters: Iterable[Condition], deleted: bool, hidden: frozenset[str]
     ) -> list[sa.ColumnElement[bool]]:
         column = plan.table.c.deleted_at
         clauses = [column.is_not(None) if deleted else column.is_(None)]
-        clauses.extend(filter_clause(plan.obj, plan.table, condition, self._dialect) for condition in filters)
+        clauses.extend(
+            filter_clause(plan.obj, plan.table, condition, self._dialect, hidden) for condition in filters
+        )
         return clauses
 
     def list(
@@ -241,13 +243,15 @@ class RecordService:
         Only records in the actor's read scope are listed.
         """
         plan = self._plan(object)
-        keys = plan.sort_keys(sort)
         limit = max(1, min(int(limit), MAX_LIMIT))
         filters = list(filters)
         with self._read(connection) as conn:
             access = self._access(actor, plan, conn)
+            # Hidden fields answer as unknown ones and are never offered as "did you mean".
+            hidden = access.rules.hidden
+            keys = plan.sort_keys(sort, exclude=hidden)
             access.check_query([c.field for c in filters] + [k.field for k in keys])
-            prepared = [prepare_filter(plan.obj, condition) for condition in filters]
+            prepared = [prepare_filter(plan.obj, condition, hidden) for condition in filters]
             after = decode_cursor(plan.obj, keys, cursor) if cursor else None
             scope = access.clause(Action.READ, plan.table.c.owner_id)
             # One row more than asked tells whether there is a next page.
@@ -275,7 +279,7 @@ class RecordService:
         with self._read(connection) as conn:
             access = self._access(actor, plan, conn)
             access.check_query(c.field for c in filters)
-            where = self._where(plan, filters, deleted)
+            where = self._where(plan, filters, deleted, access.rules.hidden)
             scope = access.clause(Action.READ, plan.table.c.owner_id)
             if scope is not None:
                 where.append(scope)

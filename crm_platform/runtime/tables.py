@@ -17,6 +17,7 @@ from .tables_approvals import APPROVAL_REQUESTS, approval_tables
 from .tables_auth import auth_tables
 from .tables_common import constraint_name, id_column, timestamp
 from .tables_sales import sales_tables
+from .tables_views import views_tables
 from .types import JSONType, column_type
 
 USERS = "crm_users"
@@ -311,6 +312,7 @@ def build_tables(blueprint: Blueprint) -> Tables:
     sales_tables(metadata)
     approval_tables(metadata)
     auth_tables(metadata)
+    views_tables(metadata)
     for obj in blueprint.objects:
         object_table(metadata, obj)
     return Tables(metadata)

@@ -67,9 +67,7 @@ class InboxScreens:
             *self.tasks.routes,
             *self.approvals.routes,
             Route("/notifications", self.notifications, methods=["GET"], name="notifications"),
-            Route(
-                "/notifications/{id:int}/open", self.open, methods=["POST"], name="notification_open"
-            ),
+            Route("/notifications/{id:int}/open", self.open, methods=["POST"], name="notification_open"),
             Route("/notifications/read-all", self.read_all, methods=["POST"], name="notifications_read"),
         ]
 
