@@ -88,7 +88,7 @@ class CSRFMiddleware:
         if given is None or not secrets.compare_digest(given.encode(), expected.encode()):
             await _refuse(scope, receive, send)
             return
-        await self.app(scope, receive if body is None else _replay(body), send)
+        await self.app(scope, receive if body is None else _replay(body, receive), send)
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -108,17 +108,19 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read once more, then the real channel: a streamed answer waits on it for a
+    disconnect, so answering "disconnected" at once would cut the stream short."""
     sent = False
 
-    async def receive() -> Message:
+    async def replay() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        return await receive()
 
-    return receive
+    return replay
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
