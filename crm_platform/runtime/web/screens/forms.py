@@ -210,6 +210,12 @@ class FormScreens:
             record = self.screens.services.records.create(obj.name, values, actor=self.screens.actor(request))
         except ValidationError as exc:
             return self._page(request, obj, access, sections, raws, errors=exc.fields), 422
+        try:
+            self.screens.services.records.get(obj.name, record["id"], actor=self.screens.actor(request))
+        except NotFoundError:
+            # A rule gave the new record to someone else (e.g. a lead assigned by region): it is
+            # saved, but its page would be a 404 for this user, so say so on the list instead.
+            return RedirectResponse(f"/o/{obj.name}?handed_over={record['id']}", status_code=303)
         return RedirectResponse(f"/o/{obj.name}/{record['id']}?saved=1", status_code=303)
 
     # -- edit -------------------------------------------------------------------------------------

@@ -288,12 +288,19 @@ class ListScreens:
         """``GET /o/{object}``: the list view."""
         self.screens.principal(request)
         obj = self.screens.object(request.path_params["object"])
-        pairs = list(request.query_params.multi_items())
+        pairs = [(key, value) for key, value in request.query_params.multi_items() if key != "handed_over"]
         if "ff" in request.query_params and not request.headers.get("hx-request"):
             # The "+ Filter" form's fields become a proper ``f=`` in the address.
             resolved = await run_in_threadpool(self.resolve, request, obj, pairs)
             return RedirectResponse(resolved.url(), status_code=303)
-        return await self.render(request, obj, pairs)
+        notice = None
+        if "handed_over" in request.query_params:
+            notice = Notice(
+                self.words(request).gettext(
+                    "Saved. A rule gave the new record to someone else, so it is not in your list."
+                )
+            )
+        return await self.render(request, obj, pairs, notice=notice)
 
     async def rows(self, request: Request) -> Response:
         """``GET /o/{object}/rows?...&cursor=``: the next page's rows ("Load more")."""
