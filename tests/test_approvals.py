@@ -98,7 +98,7 @@ def test_large_contract_goes_to_the_manager_then_finance_in_order(engine: Engine
     request = world.approvals.approve(request_id, actor=world.actor("fin2"))
     assert request.status is ApprovalStatus.APPROVED
     assert world.get("opportunity", deal["id"])["next_step"] == "Sign the contract"
-    assert world.messages("rep") == ["Contract review of opportunity 'Deal 600000' was approved"]
+    assert world.messages("rep") == ["Contract review of opportunity 'Deal 600000' was approved by Fin2"]
     assert actions(world, "opportunity", deal["id"]) == [
         ("submit", None, "rep"),
         ("approve", "manager", "lead"),

@@ -132,9 +132,16 @@ class StepRunner:
         return request.flow.label.en or request.flow.label.zh or request.approval
 
     def advance(
-        self, conn: sa.Connection, request: ApprovalRequest, record: Record, now: dt.datetime
+        self,
+        conn: sa.Connection,
+        request: ApprovalRequest,
+        record: Record,
+        now: dt.datetime,
+        *,
+        by: int | None = None,
     ) -> None:
-        """The current step is approved: the next chain level, else the next step, else approved."""
+        """The current step is approved (``by`` whom): the next chain level, else the next step,
+        else the request is approved and the submitter told who approved it last."""
         step = request.step
         if step.approver.kind is ApproverKind.MANAGER_CHAIN:
             done = {
@@ -155,7 +162,7 @@ class StepRunner:
                 self.open_slots(conn, request, request.step_index, found.level, found.approvers, record, now)
                 return
         if not self.open_from(conn, request, request.step_index + 1, record, now):
-            self.finish(conn, request, ApprovalStatus.APPROVED, record, now)
+            self.finish(conn, request, ApprovalStatus.APPROVED, record, now, by=by)
 
     def finish(
         self,

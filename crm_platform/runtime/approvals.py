@@ -312,7 +312,7 @@ class ApprovalService:
                 pass  # the step stays open until every member has approved
             else:
                 self.store.close_pending(conn, request_id, now)
-                self.steps.advance(conn, self.store.load(conn, request_id), record, now)
+                self.steps.advance(conn, self.store.load(conn, request_id), record, now, by=actor.user_id)
             return self.store.load(conn, request_id)
 
     # -- comments, delegation, withdrawal -----------------------------------------------------------
