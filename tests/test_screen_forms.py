@@ -152,6 +152,8 @@ def test_a_valid_create_form_saves_the_record_and_goes_to_its_page(web: WebApp) 
     assert deal["tags"] == ["hot", "strategic"]
     assert deal["discount"] is None  # emptied on purpose: None, not "" nor the default
     assert deal["owner_id"] == browser.user.id
+    landed = page(browser.get(response.headers["location"]))
+    assert texts(landed, "[data-saved]") == ["Saved."]
 
 
 def test_the_create_form_lays_out_widgets_by_type_without_stage_or_computed_fields(web: WebApp) -> None:
