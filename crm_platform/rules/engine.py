@@ -109,6 +109,10 @@ class _Slot:
         return found
 
 
+#: Told of each firing: the rule, the object's name and the record's id.
+FiringListener = Callable[[CompiledRule, str, int], None]
+
+
 class RuleEngine:
     """Runs a blueprint's rules through the record service and the runtime services."""
 
@@ -137,8 +141,18 @@ class RuleEngine:
             blueprint, records, inbox, outbox, approvals=approvals, evaluator=self.evaluator
         )
         self._slots: dict[tuple[str, EventKind], _Slot] = {}
+        self._listeners: list[FiringListener] = []
         for rule in self.event_rules:
             self._index(rule)
+
+    def on_fired(self, listener: FiringListener) -> Callable[[], None]:
+        """Call ``listener(rule, object, record_id)`` after each rule's actions ran; returns a remover.
+
+        It runs inside the write's (or batch's) transaction, which may still roll back:
+        a listener that counts firings should keep only those of steps that succeeded.
+        """
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     @property
     def event_rules(self) -> list[CompiledRule]:
@@ -297,4 +311,6 @@ class RuleEngine:
         finally:
             chain.pop()
         log.debug("%s fired on %s %s", compiled, obj.name, firing.record_id)
+        for listener in self._listeners:
+            listener(compiled, obj.name, firing.record_id)
         return firing.record

@@ -10,17 +10,16 @@ scenario exercises exactly what ``crm serve`` and ``crm worker`` run.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crm_platform.compose import Platform, build_worker, compose
 from crm_platform.metadata import Blueprint
+from crm_platform.rules.compiled import CompiledRule
 from crm_platform.rules.worker import Worker
 from crm_platform.runtime.actors import SYSTEM
 from crm_platform.runtime.conversion import convert_lead
@@ -32,10 +31,6 @@ from crm_platform.runtime.users import UserDirectory, UserError
 from . import expect as compare
 from .format import Scenario, Step, UserSpec
 from .observe import Observer, Problem, describe_error, error_mismatch, error_text
-
-#: The rule engine logs each firing at DEBUG ("%s fired on %s %s", rule, object, id);
-#: listening to it tells which rules really ran, event and time rules alike.
-_ENGINE_LOGGER = "crm_platform.rules.engine"
 
 
 @dataclass(frozen=True)
@@ -73,31 +68,14 @@ class _Clock:
         return self.now
 
 
-class _FiringLog(logging.Handler):
+class _Firings:
     """Collects the keys of the rules the engine reports as fired."""
 
     def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
         self.keys: list[str] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
-        """Keep the key of the rule a firing log record names."""
-        if record.args and isinstance(record.args, tuple) and hasattr(record.args[0], "key"):
-            self.keys.append(record.args[0].key)
-
-
-@contextmanager
-def _listening() -> Iterator[_FiringLog]:
-    logger = logging.getLogger(_ENGINE_LOGGER)
-    handler = _FiringLog()
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    def __call__(self, rule: CompiledRule, _object: str, _record_id: int) -> None:
+        self.keys.append(rule.key)
 
 
 class ScenarioRunner:
@@ -127,9 +105,10 @@ class ScenarioRunner:
             clock = _Clock(scenario.now)
             platform = compose(self.blueprint, engine, clock=clock)
             worker = build_worker(platform, deliver=False)
-            with _listening() as firings:
-                world = _World(scenario, platform, worker, clock, firings)
-                problems = world.play()
+            firings = _Firings()
+            platform.rules.on_fired(firings)
+            world = _World(scenario, platform, worker, clock, firings)
+            problems = world.play()
             return ScenarioResult(
                 scenario, tuple(problems), frozenset(world.fired), frozenset(world.decisions)
             )
@@ -153,7 +132,7 @@ class _World(Observer):
     platform: Platform
     worker: Worker
     clock: _Clock
-    firings: _FiringLog
+    firings: _Firings
     users: dict[str, int] = field(default_factory=dict)
     admins: set[str] = field(default_factory=set)
     names: dict[str, tuple[str, int]] = field(default_factory=dict)
