@@ -6,9 +6,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sales_fixtures import Sales, make_sales
+from sales_fixtures import Sales, add_user, make_sales
 
 from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef
+from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.errors import ValidationError
 from crm_platform.runtime.payments import contract_balances, record_payment
 from crm_platform.runtime.quotes import quote_from_opportunity
@@ -110,13 +111,15 @@ def test_payments_compare_expected_planned_received_and_overdue_per_contract(s: 
         "contract", {"name": "Empty", "account": account["id"], "amount": "5000"}, actor=s.rep
     )
     today = s.clock().date()
+    # Only finance confirms cash received (the rep plans instalments; b2b_sales permissions).
+    finance = Actor(add_user(s.service.engine, s.service, "fay@example.com", role="finance"))
     received = record_payment(
-        s.service, contract["id"], "40000", actor=s.rep, expected_on=today, received_on=today
+        s.service, contract["id"], "40000", actor=finance, expected_on=today, received_on=today
     )
     record_payment(s.service, contract["id"], "30000", actor=s.rep, expected_on=today - dt.timedelta(days=3))
     record_payment(s.service, contract["id"], "20000", actor=s.rep, expected_on=today + dt.timedelta(days=30))
     cancelled = record_payment(s.service, contract["id"], "99999", actor=s.rep, expected_on=today)
-    s.service.delete("payment", cancelled["id"], actor=s.rep)
+    s.service.delete("payment", cancelled["id"], actor=finance)
     assert (received["status"], received["account"]) == ("received", account["id"])
 
     first, second = contract_balances(s.service)

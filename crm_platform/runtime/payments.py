@@ -155,7 +155,9 @@ def record_payment(
         if received_on is not None:
             new[layout.received_on] = received_on
             new[layout.status] = layout.received_status
-        else:
+        elif payment_obj.field(layout.status).default != layout.planned_status:
+            # Where "planned" is the default the service fills it: writing it would need the
+            # right to set the status, which a rep planning an instalment need not have.
             new[layout.status] = layout.planned_status
         new.update(values or {})
         return service.create(layout.payment, new, actor=actor, connection=conn)
