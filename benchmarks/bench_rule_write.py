@@ -85,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     without = RecordService(blueprint, engine, tables)
 
     users = UserDirectory(engine, tables)
-    owner = users.find(OWNER) or users.add(OWNER, role=None)
+    # A sales rep: the role that creates and edits its own accounts and opportunities.
+    owner = users.find(OWNER) or users.add(OWNER, role="sales_rep")
     actor = Actor(owner.id)
     account = without.create("account", {"name": "Bench account"}, actor=actor)
     records = {

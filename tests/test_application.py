@@ -113,3 +113,25 @@ def test_the_worker_of_the_application_fires_idle_rules_once(world) -> None:
     worker.run_once()
     inbox = application.platform.inbox
     assert [n.rule for n in inbox.notifications(manager.id)] == ["opportunity_idle_alert"]
+
+
+def test_a_create_answers_the_version_the_rules_left_so_the_next_edit_is_not_a_conflict(world) -> None:
+    """``ticket created -> set sla_due = ...`` writes the new ticket again in the same transaction."""
+    application, _client, _clock, _rep, _manager = world
+    tables = application.platform.tables
+    agent = UserDirectory(application.engine, tables).add("agent@example.com", role="service_agent")
+    secret, _ = TokenStore(application.engine, tables).create(agent, name="tests")
+    client = TestClient(application.app, headers={"Authorization": f"Bearer {secret}"})
+
+    created = client.post("/api/v1/records/ticket", json={"subject": "Printer jam", "priority": "high"})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["sla_due"] is not None
+    stored = client.get(f"/api/v1/records/ticket/{body['id']}").json()
+    assert body["version"] == stored["version"] == 2
+    assert created.headers["ETag"] == '"2"'
+    edited = client.patch(
+        f"/api/v1/records/ticket/{body['id']}",
+        json={"version": body["version"], "subject": "Printer jam, 2F"},
+    )
+    assert edited.status_code == 200, edited.text

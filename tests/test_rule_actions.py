@@ -55,7 +55,8 @@ def test_notify_manager_role_team_user_and_user_field(engine: Engine) -> None:
         ],
     )
     boss = stack.user("boss@example.com", role="sales_manager")
-    owner = stack.user("owner@example.com", manager_email=boss.email)
+    # A service agent: the role that opens tickets and dispatches work orders.
+    owner = stack.user("owner@example.com", role="service_agent", manager_email=boss.email)
     cfo = stack.user("cfo@example.com", role="finance")
     stack.user("gone@example.com", role="finance")
     _deactivate(stack, "gone@example.com")
@@ -89,8 +90,8 @@ def test_a_deactivated_owner_gets_nothing_and_the_write_still_succeeds(engine: E
     rep = stack.user("rep@example.com", manager_email=boss.email)
     lead = stack.create("lead", {"company": "Acme"}, rep)
     _deactivate(stack, rep.email)
-    stack.update("lead", lead, {"score": 5})
-    assert stack.get("lead", lead["id"])["score"] == 5
+    stack.update("lead", lead, {"job_title": "CTO"})
+    assert stack.get("lead", lead["id"])["job_title"] == "CTO"
     assert stack.inbox.notifications(rep.id) == []
     assert [n.message for n in stack.inbox.notifications(boss.id)] == ["hi"]
 
@@ -194,14 +195,16 @@ def test_create_task_for_a_recipient_with_a_filled_title(engine: Engine) -> None
 
 
 def test_set_writes_through_the_record_service_with_history(engine: Engine) -> None:
-    stack = make_stack(engine, rules=['lead.status changes to "qualified" -> set score = score + 50'])
-    rep = stack.user("rep@example.com")
-    lead = stack.create("lead", {"company": "Acme", "score": 20}, rep)
-    stack.update("lead", lead, {"status": "qualified"}, rep)
-    after = stack.get("lead", lead["id"])
-    assert (after["score"], after["version"]) == (70, 3)
-    changes = [(h.field, h.new_value, h.changed_by) for h in stack.records.history("lead", lead["id"])]
-    assert ("score", 70, None) in changes  # written by the platform (the rule), not by the rep
+    stack = make_stack(
+        engine, rules=['ticket.status changes to "resolved" -> set satisfaction = satisfaction + 2']
+    )
+    agent = stack.user("agent@example.com", role="service_agent")
+    ticket = stack.create("ticket", {"subject": "Jam", "satisfaction": 1}, agent)
+    stack.update("ticket", ticket, {"status": "resolved"}, agent)
+    after = stack.get("ticket", ticket["id"])
+    assert (after["satisfaction"], after["version"]) == (3, 3)
+    changes = [(h.field, h.new_value, h.changed_by) for h in stack.records.history("ticket", ticket["id"])]
+    assert ("satisfaction", 3, None) in changes  # written by the platform (the rule), not by the agent
 
 
 def test_assign_to_a_user_and_to_the_manager(engine: Engine) -> None:
@@ -213,7 +216,7 @@ def test_assign_to_a_user_and_to_the_manager(engine: Engine) -> None:
         ],
     )
     boss = stack.user("boss@example.com", role="sales_manager")
-    agent = stack.user("agent@example.com", manager_email=boss.email)
+    agent = stack.user("agent@example.com", role="service_agent", manager_email=boss.email)
     triage = stack.user("triage@example.com")
     ticket = stack.create("ticket", {"subject": "Down"}, agent)
     ticket = stack.update("ticket", ticket, {"priority": "urgent"}, agent)
@@ -228,7 +231,7 @@ def test_assign_to_a_missing_manager_is_refused_with_the_reason(engine: Engine) 
     stack = make_stack(
         engine, rules=[("escalate", 'ticket.priority changes to "urgent" -> assign to manager')]
     )
-    agent = stack.user("agent@example.com")
+    agent = stack.user("agent@example.com", role="service_agent")
     ticket = stack.create("ticket", {"subject": "Down"}, agent)
     with pytest.raises(
         RuleActionError,
@@ -288,7 +291,7 @@ def test_move_to_pool_clears_the_owner_and_sets_the_pool_status(engine: Engine) 
 
 def test_move_to_pool_on_an_object_without_a_pool_only_clears_the_owner(engine: Engine) -> None:
     stack = make_stack(engine, rules=['ticket.priority changes to "low" -> move to pool'])
-    agent = stack.user("agent@example.com")
+    agent = stack.user("agent@example.com", role="service_agent")
     ticket = stack.create("ticket", {"subject": "Meh"}, agent)
     stack.update("ticket", ticket, {"priority": "low"}, agent)
     after = stack.get("ticket", ticket["id"])

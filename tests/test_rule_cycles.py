@@ -13,7 +13,11 @@ from crm_platform.rules.cycles import cycle_diagnostics
 
 
 def _blueprint(tmp_path: Path, *rules: str) -> Path:
-    """A blueprint extending the shipped b2b_sales one with ``rules`` (YAML lines)."""
+    """A blueprint extending the shipped b2b_sales one with ``rules`` (YAML lines).
+
+    It adds ``lead.rating``, a plain integer a rule may set (the shipped ``lead.score`` is a
+    formula, which no rule can set). The rules start on line 5.
+    """
     path = tmp_path / "custom.yaml"
     lines = [
         "blueprint: custom",
@@ -21,6 +25,10 @@ def _blueprint(tmp_path: Path, *rules: str) -> Path:
         f"extends: {SHIPPED / 'b2b_sales.yaml'}",
         "rules:",
         *(f"  - {rule}" for rule in rules),
+        "objects:",
+        "  lead:",
+        "    fields:",
+        "      rating: {type: integer, label: {en: Rating, zh: 评级}}",
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -46,14 +54,14 @@ def test_two_rules_feeding_each_other_are_reported_once_at_the_first(
 ) -> None:
     path = _blueprint(
         tmp_path,
-        """{name: heat, rule: 'lead.status changes to "working" -> set score = 90'}""",
-        """{name: work, rule: 'lead.score changes -> set status = "working"'}""",
+        """{name: heat, rule: 'lead.status changes to "working" -> set rating = 90'}""",
+        """{name: work, rule: 'lead.rating changes -> set status = "working"'}""",
     )
     code, lines = _check(path, capsys)
     assert code == 1
     assert lines == [
         f"{path}:5:{_column(path, 5, 'lead.status')}: rules 'heat' and 'work' can trigger each other: "
-        "'heat' sets score, which 'work' "
+        "'heat' sets rating, which 'work' "
         "listens to; 'work' sets status, which 'heat' listens to. Add a condition that stops the cycle"
     ]
 
@@ -88,8 +96,8 @@ def test_creates_and_assignments_feed_triggers_too(tmp_path: Path) -> None:
 def test_a_value_the_trigger_never_waits_for_breaks_the_cycle(tmp_path: Path) -> None:
     path = _blueprint(
         tmp_path,
-        """{name: heat, rule: 'lead.status changes to "working" -> set score = 90'}""",
-        """{name: cool, rule: 'lead.score changes -> set status = "new"'}""",
+        """{name: heat, rule: 'lead.status changes to "working" -> set rating = 90'}""",
+        """{name: cool, rule: 'lead.rating changes -> set status = "new"'}""",
     )
     assert cycle_diagnostics(load_blueprint(path)) == []
 

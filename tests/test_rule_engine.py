@@ -143,9 +143,13 @@ def test_a_signed_contract_starts_onboarding_with_a_ticket(engine: Engine) -> No
         "onboarding",
         rep.id,
     )
-    # The ticket was written through the record service: numbered, with its history.
+    # The ticket was written through the record service: numbered, with its history (and its
+    # creation fired the ticket rules in turn: ticket_sla stamped its deadline).
     assert ticket["number"] == "T-000001"
-    assert [h.action for h in stack.records.history("ticket", ticket["id"])] == ["create"]
+    assert [(h.action, h.field) for h in stack.records.history("ticket", ticket["id"])] == [
+        ("create", None),
+        ("update", "sla_due"),
+    ]
 
 
 def test_a_resolved_ticket_sends_the_satisfaction_survey_to_its_contact(engine: Engine) -> None:
@@ -155,6 +159,7 @@ def test_a_resolved_ticket_sends_the_satisfaction_survey_to_its_contact(engine: 
         "contact", {"name": "Li Lei", "account": account["id"], "email": "li@acme.example"}
     )
     ticket = stack.create("ticket", {"subject": "Printer jam", "contact": contact["id"]})
+    ticket = stack.get("ticket", ticket["id"])  # ticket_sla stamped its deadline after the create
 
     stack.update("ticket", ticket, {"status": "resolved"})
 
@@ -175,6 +180,7 @@ def test_a_resolved_ticket_sends_the_satisfaction_survey_to_its_contact(engine: 
 def test_a_resolved_ticket_without_contact_sends_nothing_and_still_saves(engine: Engine) -> None:
     stack = make_stack(engine)
     ticket = stack.create("ticket", {"subject": "Anonymous call"})
+    ticket = stack.get("ticket", ticket["id"])  # ticket_sla stamped its deadline after the create
     stack.update("ticket", ticket, {"status": "resolved"})
     assert stack.outbox.deliveries() == []
     assert stack.get("ticket", ticket["id"])["status"] == "resolved"
@@ -203,7 +209,7 @@ def test_changes_from_and_to_match_only_that_transition(engine: Engine) -> None:
             ("any_status", 'ticket.status changes -> notify owner "Status {status}"'),
         ],
     )
-    agent = stack.user("agent@example.com")
+    agent = stack.user("agent@example.com", role="service_agent")
     ticket = stack.create("ticket", {"subject": "Slow VPN"}, agent)  # a create is not a change
     ticket = stack.update("ticket", ticket, {"status": "in_progress"}, agent)
     ticket = stack.update("ticket", ticket, {"priority": "high"}, agent)  # status untouched
@@ -221,14 +227,14 @@ def test_changes_from_and_to_match_only_that_transition(engine: Engine) -> None:
 
 def test_the_condition_is_checked_on_the_record_after_the_write(engine: Engine) -> None:
     stack = make_stack(
-        engine, rules=['lead updated if score > 50 -> notify owner "{company} is hot ({score})"']
+        engine, rules=['ticket updated if satisfaction > 3 -> notify owner "{subject} rated {satisfaction}"']
     )
-    rep = stack.user("rep@example.com")
-    lead = stack.create("lead", {"company": "Acme", "score": 10}, rep)
-    lead = stack.update("lead", lead, {"score": 40}, rep)
-    assert stack.inbox.notifications(rep.id) == []
-    lead = stack.update("lead", lead, {"score": 80}, rep)
-    assert [n.message for n in stack.inbox.notifications(rep.id)] == ["Acme is hot (80)"]
+    agent = stack.user("agent@example.com", role="service_agent")
+    ticket = stack.create("ticket", {"subject": "Jam", "satisfaction": 1}, agent)
+    ticket = stack.update("ticket", ticket, {"satisfaction": 3}, agent)
+    assert stack.inbox.notifications(agent.id) == []
+    ticket = stack.update("ticket", ticket, {"satisfaction": 5}, agent)
+    assert [n.message for n in stack.inbox.notifications(agent.id)] == ["Jam rated 5"]
 
 
 def test_a_write_that_changes_nothing_fires_no_updated_rule(engine: Engine) -> None:
@@ -321,47 +327,62 @@ def test_a_failing_action_rolls_the_write_back_and_names_the_rule(engine: Engine
 
 
 def test_a_failing_action_inside_a_callers_transaction_leaves_the_rest_of_it(engine: Engine) -> None:
-    stack = make_stack(engine, rules=["lead updated if score > 90 -> set score = 500"])
+    stack = make_stack(engine, rules=["opportunity updated if probability > 90 -> set probability = 500"])
     rep = stack.user("rep@example.com")
     with engine.begin() as conn:
-        lead = stack.records.create("lead", {"company": "Acme"}, actor=stack.actor(rep), connection=conn)
+        account = stack.records.create("account", {"name": "Acme"}, actor=stack.actor(rep), connection=conn)
+        deal = stack.records.create(
+            "opportunity",
+            {"name": "Deal", "account": account["id"], "probability": 0},
+            actor=stack.actor(rep),
+            connection=conn,
+        )
         with pytest.raises(RuleActionError) as caught:
             stack.records.update(
-                "lead", lead["id"], {"score": 95}, version=lead["version"], actor=SYSTEM, connection=conn
+                "opportunity",
+                deal["id"],
+                {"probability": 95},
+                version=deal["version"],
+                actor=SYSTEM,
+                connection=conn,
             )
-    assert caught.value.fields == {"score": caught.value.fields["score"]}
-    assert "100" in caught.value.fields["score"]
-    [kept] = stack.records.list("lead", actor=SYSTEM).records
-    assert (kept["company"], kept["score"]) == ("Acme", 0)
+    assert caught.value.fields == {"probability": caught.value.fields["probability"]}
+    assert "100" in caught.value.fields["probability"]
+    [kept] = stack.records.list("opportunity", actor=SYSTEM).records
+    assert (kept["name"], kept["probability"]) == ("Deal", 0)
 
 
 def test_a_runaway_cascade_is_stopped_and_the_chain_reported(engine: Engine) -> None:
-    stack = make_stack(engine, rules=[("bump", "lead updated -> set score = score + 1")], max_depth=3)
-    lead = stack.create("lead", {"company": "Acme"})
+    stack = make_stack(
+        engine, rules=[("bump", "opportunity updated -> set probability = probability + 1")], max_depth=3
+    )
+    deal = stack.create("opportunity", {"name": "Deal", "account": stack.account()["id"], "probability": 0})
     with pytest.raises(CascadeLimitError) as caught:
-        stack.update("lead", lead, {"company": "Acme Corp"})
+        stack.update("opportunity", deal, {"name": "Bigger deal"})
     error = caught.value
-    assert error.chain == (f"bump on lead {lead['id']}",) * 3 + ("bump",)
+    assert error.chain == (f"bump on opportunity {deal['id']}",) * 3 + ("bump",)
     assert "more than 3 levels deep" in str(error)
-    kept = stack.get("lead", lead["id"])
-    assert (kept["company"], kept["score"], kept["version"]) == ("Acme", 0, 1)
+    kept = stack.get("opportunity", deal["id"])
+    assert (kept["name"], kept["probability"], kept["version"]) == ("Deal", 0, 1)
 
 
 def test_rules_that_trigger_each_other_are_stopped_too(engine: Engine) -> None:
     stack = make_stack(
         engine,
         rules=[
-            ("ping", 'lead.score changes -> set status = "working" if status == "new" else "new"'),
-            ("pong", "lead.status changes -> set score = score + 1"),
+            ("ping", 'opportunity.probability changes -> set source = "event" if source == "web" else "web"'),
+            ("pong", "opportunity.source changes -> set probability = probability + 1"),
         ],
         max_depth=4,
     )
-    lead = stack.create("lead", {"company": "Acme"})
+    deal = stack.create(
+        "opportunity", {"name": "Deal", "account": stack.account()["id"], "probability": 0, "source": "web"}
+    )
     with pytest.raises(CascadeLimitError) as caught:
-        stack.update("lead", lead, {"score": 5})
+        stack.update("opportunity", deal, {"probability": 5})
     assert [step.split(" ")[0] for step in caught.value.chain] == ["ping", "pong", "ping", "pong", "ping"]
-    kept = stack.get("lead", lead["id"])
-    assert (kept["score"], kept["status"]) == (0, "new")
+    kept = stack.get("opportunity", deal["id"])
+    assert (kept["probability"], kept["source"]) == (0, "web")
 
 
 def test_a_condition_that_cannot_be_evaluated_names_the_rule(engine: Engine) -> None:
@@ -385,7 +406,13 @@ def test_rule_keys_are_names_or_stable_hashes_of_the_text() -> None:
 
 def test_compiling_the_shipped_rules_keeps_enabled_rules_in_order() -> None:
     compiled = compile_blueprint_rules(shipped())
-    assert [c.key for c in compiled][:3] == ["opportunity_idle_alert", "lead_assignment", "lead_recycling"]
+    assert [c.key for c in compiled][:5] == [
+        "opportunity_idle_alert",
+        "lead_assignment",
+        "lead_qualified_at_capture",
+        "lead_qualification",
+        "lead_recycling",
+    ]
     assert all(c.index == shipped().rules.index(c.source) for c in compiled)
 
 
@@ -419,6 +446,7 @@ def test_rows_written_by_rules_are_in_the_same_transaction(engine: Engine) -> No
         "contact", {"name": "Li", "account": stack.account()["id"], "email": "li@a.example"}
     )
     ticket = stack.create("ticket", {"subject": "Jam", "contact": contact["id"]}, rep)
+    ticket = stack.get("ticket", ticket["id"])  # ticket_sla stamped its deadline after the create
     with engine.connect() as conn, conn.begin() as transaction:
         stack.records.update(
             "ticket",

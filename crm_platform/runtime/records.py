@@ -66,6 +66,17 @@ class Page:
     next: str | None
 
 
+#: ``connection.info`` key of the records written while a write's event handlers run.
+_LATEST_KEY = "crm_latest_records"
+
+
+def _remember(conn: sa.Connection, object: str, record: Record) -> None:
+    """Note ``record`` as the newest state of its row, while an outer write is listening."""
+    latest = conn.info.get(_LATEST_KEY)
+    if latest is not None:
+        latest[(object, record["id"])] = record
+
+
 class RecordService:
     """Create, read, list, update, delete and restore records of one blueprint's objects.
 
@@ -158,6 +169,36 @@ class RecordService:
         if now.tzinfo is None:
             raise ValueError("the clock must return an aware datetime")
         return now.astimezone(dt.UTC)
+
+    def _publish_and_refresh(
+        self,
+        kind: EventKind,
+        plan: ObjectPlan,
+        before: Record | None,
+        record: Record,
+        changed: Iterable[str],
+        actor: Actor,
+        conn: sa.Connection,
+    ) -> Record:
+        """Publish the write's event; returns the record as the handlers left it.
+
+        A rule may write the same record again (``ticket created -> set sla_due``): the
+        caller must get that newer version, or its next edit would be a conflict.
+        """
+        if not self.events.active:
+            return record
+        outermost = _LATEST_KEY not in conn.info
+        if outermost:
+            conn.info[_LATEST_KEY] = {}
+        try:
+            self._publish(kind, plan, before, record, changed, actor, conn)
+            newer = conn.info[_LATEST_KEY].get((plan.obj.name, record["id"]))
+        finally:
+            if outermost:
+                del conn.info[_LATEST_KEY]
+        if newer is not None and newer["version"] > record["version"]:
+            return newer
+        return record
 
     def _publish(
         self,
@@ -341,6 +382,7 @@ class RecordService:
                 conn, plan.table.insert().values(**changes, **system).returning(*plan.columns), changes, None
             )
             record = plan.to_record(row)
+            _remember(conn, plan.obj.name, record)
             created = {name: record[name] for name in plan.audited}
             hist.write_history(
                 conn,
@@ -351,7 +393,9 @@ class RecordService:
                     )
                 ],
             )
-            self._publish(EventKind.CREATED, plan, None, record, plan.audited, actor, conn)
+            record = self._publish_and_refresh(
+                EventKind.CREATED, plan, None, record, plan.audited, actor, conn
+            )
             return access.shown(record)
 
     def update(
@@ -414,12 +458,13 @@ class RecordService:
                     raise NotFoundError(plan.obj.name, id)
                 raise ConflictError(plan.obj.name, id, version, current["version"])
             record = plan.to_record(row)
+            _remember(conn, plan.obj.name, record)
             hist.write_history(
                 conn,
                 self.tables.field_history,
                 hist.changes_rows(plan.obj.name, id, before, changes, user_id=actor.user_id, at=now),
             )
-            self._publish(EventKind.UPDATED, plan, before, record, changes, actor, conn)
+            record = self._publish_and_refresh(EventKind.UPDATED, plan, before, record, changes, actor, conn)
             return access.shown(record)
 
     def _set_deleted(
@@ -441,7 +486,9 @@ class RecordService:
         if row is None:
             current = self._fetch(conn, plan, before["id"], include_deleted=True)
             raise ConflictError(plan.obj.name, before["id"], before["version"], current["version"])
-        return plan.to_record(row)
+        record = plan.to_record(row)
+        _remember(conn, plan.obj.name, record)
+        return record
 
     def delete(
         self,
