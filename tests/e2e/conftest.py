@@ -289,9 +289,10 @@ class Web:
 
         def on_request_failed(request: Any) -> None:
             failure = request.failure or ""
-            # A click that leaves a page before it finished loading aborts that navigation: not a fault.
-            # (A subresource refused by the browser, e.g. a stylesheet answered with HTML, is one.)
-            if "ERR_ABORTED" in failure and request.resource_type == "document":
+            # Leaving a page before it finished loading aborts what it was still fetching (the
+            # page itself, or its deferred scripts): not a fault. A missing asset answers 404,
+            # which on_response reports; a refused one fails with another error.
+            if "ERR_ABORTED" in failure:
                 return
             problems.append(f"request failed: {request.method} {request.url}: {failure}")
 

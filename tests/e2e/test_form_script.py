@@ -2,7 +2,7 @@
 
 The script only makes the form answer sooner (the server is the authority and
 tests/test_screen_forms.py covers it on both databases), so these run on SQLite
-alone, in Chromium driven by Playwright; they are skipped where Chromium is missing.
+alone, in the run's Chromium (skipped, with the reason, where it is missing).
 """
 
 from __future__ import annotations
@@ -15,17 +15,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright.sync_api import Browser
 
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.db import create_engine
 from crm_platform.runtime.web.screens import forms
 from tests.web_fixtures import WebApp, make_web_app
-
-CHROMIUM = Path("/usr/bin/chromium")
-playwright = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Chromium is not installed at /usr/bin/chromium"
-)
 
 
 def free_port() -> int:
@@ -58,12 +53,14 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[We
         engine.dispose()
 
 
-def test_the_type_ahead_picks_a_record_and_errors_get_the_focus(served: tuple[WebApp, str, str]) -> None:
+def test_the_type_ahead_picks_a_record_and_errors_get_the_focus(
+    served: tuple[WebApp, str, str], chromium: Browser
+) -> None:
     web, url, secret = served
     problems: list[str] = []
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+    # The run's one Chromium (tests/e2e/conftest.py): Playwright's sync API allows one driver per process.
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    try:
         context.add_cookies([{"name": web.settings.cookie_name, "value": secret, "url": url}])
         tab = context.new_page()
         tab.on("pageerror", lambda error: problems.append(str(error)))
@@ -93,5 +90,6 @@ def test_the_type_ahead_picks_a_record_and_errors_get_the_focus(served: tuple[We
         assert tab.evaluate("document.activeElement.id") == "f-name"
         assert tab.locator("#err-amount").inner_text() == "expected a number, got 'abc'"
         assert tab.locator("#f-account-search").input_value() == "Acme West"
-        browser.close()
+    finally:
+        context.close()
     assert problems == []
