@@ -205,13 +205,24 @@ def test_a_rejection_needs_a_comment_and_then_moves_the_stage_back(review: Revie
     assert review.record()["stage"] == "proposal"  # the flow's on_reject
 
 
-@pytest.mark.parametrize("who", ["rep", "finance", "peer"])
+@pytest.mark.parametrize("who", ["rep", "finance"])
 def test_a_hand_made_decision_by_a_non_approver_is_refused(review: Review, who: str) -> None:
-    user = getattr(review, who)  # the submitter, step 2's approver (a step cannot be skipped), an outsider
+    user = getattr(review, who)  # the submitter, step 2's approver (a step cannot be skipped)
     answer = review.web.browser(user).post(f"/approvals/{review.request_id}/decide", {"decision": "approve"})
 
     assert answer.status_code == 403
     assert "not an approver" in one(page(answer), "#approval-error").get_text()
+    request = review.web.services.approvals.get(review.request_id)
+    assert request.status.value == "pending" and request.step_number == 1
+
+
+def test_an_outsider_who_cannot_read_the_record_learns_nothing_of_the_request(review: Review) -> None:
+    """A rep outside the deal's scope gets the 404 of a missing request, as in the API."""
+    answer = review.web.browser(review.peer).post(
+        f"/approvals/{review.request_id}/decide", {"decision": "approve"}
+    )
+    assert answer.status_code == 404
+    assert page(answer).select("#approval-error") == []
     request = review.web.services.approvals.get(review.request_id)
     assert request.status.value == "pending" and request.step_number == 1
 

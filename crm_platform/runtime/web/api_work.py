@@ -39,7 +39,7 @@ from .api_fields import Members, json_response, optional_json_object
 from .auth import require_principal
 from .requests import json_object, object_def, record_id
 from .services import Services
-from .work_views import visible_pending, visible_timeline
+from .work_views import known_request, visible_pending, visible_timeline
 
 #: The longest follow-up body or approval comment accepted.
 MAX_BODY = 100_000
@@ -194,17 +194,9 @@ class WorkApi:
         return json_response({"data": await run_in_threadpool(read), "next": None})
 
     def _request(self, raw_id: str, actor: Actor) -> ApprovalRequest:
-        """The request ``raw_id``, if ``actor`` may know of it: 404 unless they may read its record
-        or are one of its current approvers."""
+        """The request ``raw_id``, if ``actor`` may know of it (see :func:`.work_views.known_request`)."""
         request_id = record_id("approval request", raw_id)
-        approvals = self.services.approvals
-        try:
-            found = approvals.get(request_id)
-            if actor.user_id not in found.approvers:
-                self.services.records.get(found.object, found.record_id, actor=actor)
-        except NotFoundError:
-            raise NotFoundError("approval request", request_id) from None
-        return found
+        return known_request(self.services.approvals, self.services.records, request_id, actor)
 
     def _decisions(self, found: ApprovalRequest) -> list[dict[str, Any]]:
         events = self.services.approvals.history(found.object, found.record_id)

@@ -14,8 +14,10 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.approval_flow import PendingApproval
+from crm_platform.runtime.approval_flow import ApprovalRequest, PendingApproval
 from crm_platform.runtime.approval_store import amount_field
+from crm_platform.runtime.approvals import ApprovalService
+from crm_platform.runtime.errors import NotFoundError
 from crm_platform.runtime.records import RecordService
 from crm_platform.runtime.timeline import EntryKind, Timeline, TimelineEntry
 
@@ -114,3 +116,17 @@ def visible_pending(
             amount = item.amount if field is not None and field not in hidden(item.object) else None
         views.append(PendingView(item, title, amount))
     return views
+
+
+def known_request(
+    approvals: ApprovalService, records: RecordService, request_id: int, actor: Actor
+) -> ApprovalRequest:
+    """Approval request ``request_id`` if ``actor`` may know of it: a current approver, or someone
+    who may read its record. Anyone else gets :class:`NotFoundError`, as for a missing request."""
+    try:
+        found = approvals.get(request_id)
+        if actor.user_id not in found.approvers:
+            records.get(found.object, found.record_id, actor=actor)
+    except NotFoundError:
+        raise NotFoundError("approval request", request_id) from None
+    return found

@@ -25,7 +25,7 @@ from crm_platform.runtime.errors import ForbiddenError, StateError, ValidationEr
 from ..i18n import catalogues
 from ..i18n import label as blueprint_label
 from ..login import safe_next
-from ..work_views import visible_pending
+from ..work_views import known_request, visible_pending
 from .frame import Screens
 
 _UNITS = (
@@ -148,6 +148,9 @@ class ApprovalInbox:
         comment = str(form.get("comment", "")).strip()
         target = safe_next(str(form.get("next", "")), "/approvals")
         approvals = self.screens.services.approvals
+        records = self.screens.services.records
+        # Someone who may neither decide nor read the record learns nothing: the same 404 as the API.
+        await run_in_threadpool(known_request, approvals, records, request_id, actor)
         try:
             if decision == "approve":
                 await run_in_threadpool(
