@@ -213,6 +213,17 @@ class Inbox:
         with transaction(self.engine, connection) as conn:
             return int(conn.execute(table.insert().values(**values).returning(table.c.id)).scalar_one())
 
+    def due_count(self, assignee_id: int, until: dt.datetime, *, connection: Connection | None = None) -> int:
+        """How many of a user's open tasks are due by ``until`` (overdue and today: the sidebar's badge)."""
+        table = self.tables.tasks
+        query = (
+            sa.select(sa.func.count())
+            .select_from(table)
+            .where(table.c.assignee_id == assignee_id, table.c.done_at.is_(None), table.c.due_at <= until)
+        )
+        with transaction(self.engine, connection) as conn:
+            return int(conn.execute(query).scalar_one())
+
     def tasks(
         self,
         *,

@@ -193,11 +193,7 @@ class Screens:
         now = self.settings.clock()
         inbox = self.services.inbox
         end_of_today = dt.datetime.combine(now.date(), dt.time.max, tzinfo=dt.UTC)
-        due = sum(
-            1
-            for task in inbox.tasks(assignee_id=user_id, open_only=True)
-            if task.due_at is not None and task.due_at <= end_of_today
-        )
+        due = inbox.due_count(user_id, end_of_today)
         approvals = len(self.services.approvals.pending_for(user_id))
         unread = inbox.unread_count(user_id)
         words = catalogues()[language]
