@@ -36,6 +36,7 @@ from crm_platform.runtime.inbox import Inbox
 from crm_platform.runtime.migrate import migrate
 from crm_platform.runtime.records import Record, RecordService
 from crm_platform.runtime.tables import build_tables
+from tests.record_blueprint import Clock
 
 SHIPPED = Path(__file__).parent.parent / "blueprints" / "b2b_sales.yaml"
 #: The fixed start of the tests' clock.
@@ -111,19 +112,6 @@ def shipped_blueprint() -> Blueprint:
     return load_blueprint(SHIPPED)
 
 
-class Clock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: dt.datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
 @dataclass
 class World:
     """A migrated database with services, users by short name and a clock."""
@@ -187,7 +175,7 @@ def make_world(engine: Engine, blueprint: Blueprint, *, use_migrate: bool = True
         tables.metadata.create_all(engine)
         with engine.begin() as conn:
             conn.execute(tables.roles.insert(), [{"name": role} for role in blueprint.roles])
-    clock = Clock()
+    clock = Clock(START)
     records = RecordService(blueprint, engine, tables, clock=clock)
     inbox = Inbox(engine, tables, clock=clock)
     approvals = ApprovalService(blueprint, engine, tables, records, inbox, clock=clock)

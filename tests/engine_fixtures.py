@@ -41,6 +41,7 @@ from crm_platform.runtime.outbox import Outbox
 from crm_platform.runtime.records import RecordService
 from crm_platform.runtime.tables import Tables, build_tables
 from crm_platform.runtime.users import User, UserDirectory
+from tests.record_blueprint import Clock
 
 SHIPPED = Path(__file__).parent.parent / "blueprints"
 #: The fixed "now" of the engine tests (a Wednesday).
@@ -110,19 +111,6 @@ def with_rules(blueprint: Blueprint, rules: Sequence[str | tuple[str, str]]) -> 
     return dataclasses.replace(blueprint, rules=sources)
 
 
-class Clock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: dt.datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
-
-
 @dataclass
 class Stack:
     """Everything an application builds around one blueprint and database."""
@@ -183,7 +171,7 @@ def make_stack(
         blueprint = with_rules(blueprint, rules)
     if engine not in _MIGRATED or blueprint.objects != shipped().objects:
         migrate(engine, blueprint)
-    clock = Clock()
+    clock = Clock(NOW)
     tables = build_tables(blueprint)
     records = RecordService(blueprint, engine, tables, clock=clock)
     inbox = Inbox(engine, tables, clock=clock)
