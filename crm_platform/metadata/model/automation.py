@@ -1,0 +1,56 @@
+"""Rules as written, e-mail templates, webhooks and assignment tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .fields import Label, Position
+
+
+@dataclass(frozen=True)
+class RuleSource:
+    """A rule sentence as written; :mod:`crm_platform.rules` compiles it."""
+
+    text: str
+    name: str | None = None
+    enabled: bool = True
+    position: Position | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Template:
+    """An e-mail template: subject and body with ``{field}`` placeholders."""
+
+    name: str
+    subject: Label
+    body: Label
+    position: Position | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """An outgoing HTTP endpoint rules can call."""
+
+    name: str
+    url: str
+    position: Position | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class AssignmentEntry:
+    """One row of an assignment table: a field value and the user who gets it."""
+
+    value: str
+    user: str
+
+
+@dataclass(frozen=True)
+class AssignmentTable:
+    """Maps a field's values to users (``assign by region``)."""
+
+    name: str
+    object: str
+    field: str
+    entries: tuple[AssignmentEntry, ...]
+    default: str | None = None
+    position: Position | None = field(default=None, compare=False)
