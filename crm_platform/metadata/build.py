@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from .build_process import ProcessBuilder, build_roles
 from .model import (
     Approval,
     ApprovalMode,
@@ -109,6 +110,7 @@ class _Builder:
     def __init__(self, document: YamlDocument) -> None:
         self.doc = document
         self.data: dict[str, Any] = document.data
+        self.process = ProcessBuilder(document, build_label, typed_default)
 
     def blueprint(self, sources: tuple[str, ...], extends: str | None) -> Blueprint:
         data = self.data
@@ -130,6 +132,9 @@ class _Builder:
                 for n, s in (data.get("webhooks") or {}).items()
             ),
             assignments=tuple(self._assignment(n, s) for n, s in (data.get("assignments") or {}).items()),
+            conversions=tuple(
+                self.process.conversion(n, s) for n, s in (data.get("conversions") or {}).items()
+            ),
             permissions=self._permissions(data.get("permissions")),
             extends=extends,
             sources=sources,
@@ -158,15 +163,27 @@ class _Builder:
 
     def _object(self, name: str, spec: dict[str, Any]) -> ObjectDef:
         path: Path = ("objects", name)
+        fields = tuple(self._field(path, n, s) for n, s in (spec.get("fields") or {}).items())
+        process = self.process
         return ObjectDef(
             name=name,
             title=spec["title"],
-            fields=tuple(self._field(path, n, s) for n, s in (spec.get("fields") or {}).items()),
+            fields=fields,
             label=build_label(spec.get("label")),
             plural=build_label(spec.get("plural")),
             forms=tuple(self._form(path, n, s) for n, s in (spec.get("forms") or {}).items()),
             list_views=tuple(self._list_view(path, n, s) for n, s in (spec.get("list_views") or {}).items()),
             stages=tuple(self._stage(path, i, s) for i, s in enumerate(spec.get("stages") or ())),
+            roles=build_roles(spec, fields),
+            pool=process.values(name, spec.get("pool"), (*path, "pool")),
+            actions=tuple(
+                process.action(name, n, s, (*path, "actions", n))
+                for n, s in (spec.get("actions") or {}).items()
+            ),
+            rollups=tuple(
+                process.rollup(n, s, (*path, "rollups", n)) for n, s in (spec.get("rollups") or {}).items()
+            ),
+            duplicates=process.duplicates(spec.get("duplicates"), (*path, "duplicates")),
             position=self.doc.key(path),
         )
 
@@ -255,6 +272,9 @@ class _Builder:
             requires=_names(spec.get("requires")),
             requires_tasks=_names(spec.get("requires_tasks")),
             idle_days=spec.get("idle_days"),
+            from_stages=_names(spec.get("from")),
+            requires_approval=spec.get("requires_approval"),
+            reason=spec.get("reason"),
             position=self.doc.node((*object_path, "stages", index)),
         )
 

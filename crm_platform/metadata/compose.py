@@ -17,9 +17,10 @@ from .model import Position
 from .yamlpos import Path, YamlDocument
 
 #: Top-level sections whose entries are added, or replaced whole when named again.
-_NAMED_SECTIONS = ("approvals", "templates", "webhooks", "assignments")
-#: Parts of an object replaced whole per name (forms, list views) or as a whole (stages).
-_OBJECT_MAPS = ("forms", "list_views")
+_NAMED_SECTIONS = ("approvals", "templates", "webhooks", "assignments", "conversions")
+#: Parts of an object whose entries are added, or replaced whole per name. Everything else of an
+#: object (stages, duplicates, pool, card, the *_field roles) is replaced as a whole.
+_OBJECT_MAPS = ("forms", "list_views", "actions", "rollups")
 
 
 def merge_documents(base: YamlDocument, top: YamlDocument) -> tuple[YamlDocument, list[Diagnostic]]:

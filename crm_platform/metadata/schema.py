@@ -34,7 +34,14 @@ _TYPE_WORDS = {
     "null": "nothing",
 }
 
-_ENUM_WORDS = {"type": "field type", "op": "filter operator", "outcome": "outcome", "mode": "approval mode"}
+_ENUM_WORDS = {
+    "type": "field type",
+    "op": "filter operator",
+    "outcome": "outcome",
+    "mode": "approval mode",
+    "match": "match kind",
+    "existing": "existing-record policy",
+}
 
 
 @cache
@@ -123,6 +130,24 @@ def describe(path: Path, data: Any) -> str:
             return f"role '{name}'"
         case ("rules", int(index)):
             return f"rule {index + 1}"
+        case ("objects", str(obj), "actions", str(name)):
+            return f"action '{name}' of '{obj}'"
+        case ("objects", str(obj), "actions", str(name), "lines"):
+            return f"lines of action '{name}' of '{obj}'"
+        case ("objects", str(obj), "rollups", str(name)):
+            return f"roll-up '{name}' of '{obj}'"
+        case ("objects", str(obj), "duplicates"):
+            return f"duplicates of '{obj}'"
+        case ("objects", str(obj), "duplicates", "keys", int(index)):
+            return f"duplicate key {index + 1} of '{obj}'"
+        case ("objects", str(obj), "pool"):
+            return f"pool of '{obj}'"
+        case ("conversions", str(name)):
+            return f"conversion '{name}'"
+        case ("conversions", str(name), "into"):
+            return f"'into' of conversion '{name}'"
+        case ("conversions", str(name), "into", str(target)):
+            return f"target '{target}' of conversion '{name}'"
         case (*parent, str(key)) if key in ("label", "plural", "help", "subject", "body"):
             return f"{key} of {describe(tuple(parent), data)}"
     return "'" + ".".join(str(p) for p in path) + "'"
@@ -171,6 +196,16 @@ def _explain(error: ValidationError, document: YamlDocument) -> Iterator[Diagnos
         )
     elif validator == "enum":
         yield Diagnostic(document.node(path), _enum_message(path, error))
+    elif validator == "oneOf" and "x-exactly-one" in error.schema:
+        # A roll-up names exactly one of sum/count/min/max: say so, not which alternatives failed.
+        kinds = ", ".join(error.schema["x-exactly-one"])
+        present = [
+            k
+            for k in error.schema["x-exactly-one"]
+            if isinstance(error.instance, dict) and k in error.instance
+        ]
+        found = f" (found {', '.join(present)})" if present else ""
+        yield Diagnostic(document.key(path), f"{describe(path, data)} needs exactly one of {kinds}{found}")
     elif validator in _ALTERNATIVES:
         yield from _explain_alternatives(error, document)
     elif validator in ("minimum", "maximum"):
@@ -178,7 +213,7 @@ def _explain(error: ValidationError, document: YamlDocument) -> Iterator[Diagnos
         yield Diagnostic(
             document.node(path), f"expected {bound} {error.validator_value}, got {show(error.instance)}"
         )
-    elif validator == "minItems":
+    elif validator in ("minItems", "minProperties"):
         yield Diagnostic(document.node(path), f"{describe(path, data)} must not be empty")
     elif validator == "minLength":
         yield Diagnostic(document.node(path), "expected a non-empty string")
@@ -186,6 +221,11 @@ def _explain(error: ValidationError, document: YamlDocument) -> Iterator[Diagnos
         yield Diagnostic(
             document.node(path),
             f"expected a URL starting with http:// or https://, got {show(error.instance)}",
+        )
+    elif validator == "pattern" and path and path[-1] == "country":
+        yield Diagnostic(
+            document.node(path),
+            f"expected a two-letter ISO country code such as 'CN', got {show(error.instance)}",
         )
     else:
         # Not reached with the shipped schema; still no raw jsonschema text for a user.

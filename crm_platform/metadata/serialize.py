@@ -13,18 +13,28 @@ from typing import Any
 
 import yaml
 
+from .build_process import ROLE_KEYS, default_roles
 from .model import (
+    ActionLines,
     ApprovalMode,
     ApprovalOutcome,
     Blueprint,
     Choice,
     Condition,
+    Conversion,
+    DuplicateRules,
+    ExistingPolicy,
     Field,
+    FieldMap,
+    FieldValue,
     Form,
     Grant,
     Label,
     ListView,
+    MatchKind,
+    ObjectAction,
     ObjectDef,
+    Rollup,
     RuleSource,
     Stage,
 )
@@ -116,6 +126,7 @@ def dump_blueprint(blueprint: Blueprint) -> str:
         },
     )
     _put(data, "rules", [_rule(rule) for rule in blueprint.rules])
+    _put(data, "conversions", {c.name: _conversion(c) for c in blueprint.conversions})
     if blueprint.permissions is not None:
         # Written even when empty: an empty section restricts everyone, unlike no section.
         data["permissions"] = _permissions(blueprint.permissions)
@@ -147,10 +158,21 @@ def _object(obj: ObjectDef) -> dict[str, Any]:
     _put(data, "label", _label(obj.label))
     _put(data, "plural", _label(obj.plural))
     data["title"] = obj.title
+    defaults = default_roles(obj.fields)
+    for role, key in ROLE_KEYS.items():
+        # Only roles that differ from the default: ``amount_field: null`` when one is declared absent.
+        if getattr(obj.roles, role) != getattr(defaults, role):
+            data[key] = getattr(obj.roles, role)
+    _put(data, "card", _FlowList(obj.roles.card))
     data["fields"] = {f.name: _field(f) for f in obj.fields}
     _put(data, "forms", {form.name: _form(form) for form in obj.forms})
     _put(data, "list_views", {view.name: _list_view(view) for view in obj.list_views})
     _put(data, "stages", [_stage(stage) for stage in obj.stages])
+    _put(data, "pool", _values(obj.pool))
+    if obj.duplicates is not None:
+        data["duplicates"] = _duplicates(obj.duplicates)
+    _put(data, "actions", {a.name: _action(a) for a in obj.actions})
+    _put(data, "rollups", {r.name: _rollup(r) for r in obj.rollups})
     return data
 
 
@@ -242,7 +264,79 @@ def _stage(stage: Stage) -> _Flow:
     _put(data, "requires_tasks", _FlowList(stage.requires_tasks))
     if stage.idle_days is not None:
         data["idle_days"] = stage.idle_days
+    _put(data, "from", _FlowList(stage.from_stages))
+    _put(data, "requires_approval", stage.requires_approval)
+    _put(data, "reason", stage.reason)
     return data
+
+
+def _values(values: tuple[FieldValue, ...]) -> _Flow:
+    return _Flow({v.field: _value(v.value) for v in values})
+
+
+def _map(items: tuple[FieldMap, ...]) -> _Flow:
+    return _Flow({m.target: m.source for m in items})
+
+
+def _action(action: ObjectAction) -> dict[str, Any]:
+    return _without_empty(
+        {
+            "label": _label(action.label),
+            "create": action.create,
+            "map": _map(action.map),
+            "no_copy": _FlowList(action.no_copy),
+            "lines": _lines(action.lines),
+            "when": action.when,
+        }
+    )
+
+
+def _lines(lines: ActionLines | None) -> _Flow | None:
+    if lines is None:
+        return None
+    data = _Flow({"from": lines.source, "to": lines.target})
+    _put(data, "map", _map(lines.map))
+    _put(data, "no_copy", _FlowList(lines.no_copy))
+    return data
+
+
+def _rollup(rollup: Rollup) -> _Flow:
+    folded = rollup.child if rollup.field is None else f"{rollup.child}.{rollup.field}"
+    data = _Flow({rollup.kind.value: folded, "via": rollup.via})
+    _put(data, "where", rollup.where)
+    _put(data, "label", _label(rollup.label))
+    return data
+
+
+def _duplicates(rules: DuplicateRules) -> dict[str, Any]:
+    keys = []
+    for key in rules.keys:
+        entry = _Flow(field=key.field)
+        if key.match is not MatchKind.EXACT:
+            entry["match"] = key.match.value
+        _put(entry, "country", key.country)
+        keys.append(entry)
+    data: dict[str, Any] = {"keys": keys}
+    _put(data, "compare_with", _FlowList(rules.compare_with))
+    return data
+
+
+def _conversion(conversion: Conversion) -> dict[str, Any]:
+    into: dict[str, Any] = {}
+    for target in conversion.targets:
+        entry = _Flow()
+        _put(entry, "map", _map(target.map))
+        _put(entry, "no_copy", _FlowList(target.no_copy))
+        if target.optional:
+            entry["optional"] = True
+        if target.existing is not ExistingPolicy.NEVER:
+            entry["existing"] = target.existing.value
+        into[target.object] = entry
+    data: dict[str, Any] = {"label": _label(conversion.label), "from": conversion.source}
+    data["mark"] = _values(conversion.mark)
+    data["open"] = conversion.open
+    data["into"] = into
+    return _without_empty(data)
 
 
 def _step(index: int, step: Any) -> _Flow:
