@@ -41,8 +41,8 @@ from benchutil import bulk_insert, medians_ms
 from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef, RuleSource, Stage
 from crm_platform.rules.compiled import compile_blueprint_rules
 from crm_platform.rules.timesql import compile_due
-from crm_platform.runtime.db import create_engine
-from crm_platform.runtime.tables import build_tables
+from crm_platform.runtime.storage.db import create_engine
+from crm_platform.runtime.storage.tables import build_tables
 
 STAGES = ("initial_contact", "needs_analysis", "proposal", "negotiation", "won", "lost")
 NOW = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)

@@ -39,10 +39,10 @@ from benchutil import bulk_insert, medians_ms
 
 from crm_platform.metadata.model import Blueprint, Condition, Field, FieldType, FilterOp, ObjectDef, Stage
 from crm_platform.runtime.actors import SYSTEM
-from crm_platform.runtime.db import create_engine, read_connection
-from crm_platform.runtime.migrate import migrate
-from crm_platform.runtime.records import RecordService
-from crm_platform.runtime.tables import build_tables
+from crm_platform.runtime.migrations.migrate import migrate
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.db import create_engine, read_connection
+from crm_platform.runtime.storage.tables import build_tables
 
 STAGES = ("initial_contact", "needs_analysis", "proposal", "negotiation", "won", "lost")
 MIN_AMOUNT = Decimal("500000")

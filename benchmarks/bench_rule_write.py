@@ -31,13 +31,13 @@ from crm_platform.metadata import load_blueprint
 from crm_platform.metadata.model import Blueprint, RuleSource
 from crm_platform.rules.engine import RuleEngine
 from crm_platform.runtime.actors import SYSTEM, Actor
-from crm_platform.runtime.db import create_engine
-from crm_platform.runtime.inbox import Inbox
-from crm_platform.runtime.migrate import migrate
-from crm_platform.runtime.outbox import Outbox
-from crm_platform.runtime.records import RecordService
-from crm_platform.runtime.tables import build_tables
-from crm_platform.runtime.users import UserDirectory
+from crm_platform.runtime.messaging.inbox import Inbox
+from crm_platform.runtime.messaging.outbox import Outbox
+from crm_platform.runtime.migrations.migrate import migrate
+from crm_platform.runtime.people.users import UserDirectory
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.db import create_engine
+from crm_platform.runtime.storage.tables import build_tables
 
 SHIPPED = Path(__file__).resolve().parent.parent / "blueprints" / "after_sales.yaml"
 BAR = 1.3

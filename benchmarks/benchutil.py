@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm_platform.runtime.db import is_postgresql
+from crm_platform.runtime.storage.db import is_postgresql
 
 CHUNK = 10_000
 

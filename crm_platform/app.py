@@ -25,8 +25,8 @@ from crm_platform.compose import Platform, build_worker, compose
 from crm_platform.metadata import Blueprint, load_blueprint
 from crm_platform.rules import rule_diagnostics
 from crm_platform.rules.worker import Worker
-from crm_platform.runtime.db import create_engine
-from crm_platform.runtime.migrate import plan_migration
+from crm_platform.runtime.migrations.migrate import plan_migration
+from crm_platform.runtime.storage.db import create_engine
 from crm_platform.runtime.web import Services, WebSettings, create_app
 
 log = logging.getLogger(__name__)

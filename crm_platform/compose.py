@@ -26,12 +26,12 @@ from crm_platform.metadata.model import Blueprint
 from crm_platform.rules.engine import RuleEngine
 from crm_platform.rules.scheduler import DEFAULT_BATCH, Scheduler
 from crm_platform.rules.worker import DEFAULT_INTERVAL, Worker
-from crm_platform.runtime.approvals import ApprovalService
-from crm_platform.runtime.inbox import Inbox
-from crm_platform.runtime.outbox import Deliverer, Outbox
-from crm_platform.runtime.records import RecordService, utc_now
-from crm_platform.runtime.sales import SalesProcess, install_sales_process
-from crm_platform.runtime.tables import Tables, build_tables
+from crm_platform.runtime.approvals.service import ApprovalService
+from crm_platform.runtime.messaging.inbox import Inbox
+from crm_platform.runtime.messaging.outbox import Deliverer, Outbox
+from crm_platform.runtime.process.install import SalesProcess, install_sales_process
+from crm_platform.runtime.records.service import RecordService, utc_now
+from crm_platform.runtime.storage.tables import Tables, build_tables
 
 
 @dataclass(frozen=True)

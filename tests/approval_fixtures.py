@@ -31,11 +31,11 @@ from crm_platform.metadata.model import (
     Stage,
 )
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.approvals import ApprovalService
-from crm_platform.runtime.inbox import Inbox
-from crm_platform.runtime.migrate import migrate
-from crm_platform.runtime.records import Record, RecordService
-from crm_platform.runtime.tables import build_tables
+from crm_platform.runtime.approvals.service import ApprovalService
+from crm_platform.runtime.messaging.inbox import Inbox
+from crm_platform.runtime.migrations.migrate import migrate
+from crm_platform.runtime.records.service import Record, RecordService
+from crm_platform.runtime.storage.tables import build_tables
 from tests.record_blueprint import Clock
 
 SHIPPED = Path(__file__).parent.parent / "blueprints" / "b2b_sales.yaml"

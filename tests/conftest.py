@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_platform.runtime.db import create_engine, normalize_url
+from crm_platform.runtime.storage.db import create_engine, normalize_url
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL")
 NO_POSTGRES = "PostgreSQL half skipped: set CRM_TEST_POSTGRES_URL (e.g. postgresql://postgres@127.0.0.1/test)"

@@ -33,14 +33,14 @@ from crm_platform.metadata.model import Blueprint, RuleSource
 from crm_platform.rules import rule_diagnostics
 from crm_platform.rules.engine import RuleEngine
 from crm_platform.runtime.actors import SYSTEM, Actor
-from crm_platform.runtime.approvals import ApprovalService
-from crm_platform.runtime.db import create_engine
-from crm_platform.runtime.inbox import Inbox
-from crm_platform.runtime.migrate import migrate
-from crm_platform.runtime.outbox import Outbox
-from crm_platform.runtime.records import RecordService
-from crm_platform.runtime.tables import Tables, build_tables
-from crm_platform.runtime.users import User, UserDirectory
+from crm_platform.runtime.approvals.service import ApprovalService
+from crm_platform.runtime.messaging.inbox import Inbox
+from crm_platform.runtime.messaging.outbox import Outbox
+from crm_platform.runtime.migrations.migrate import migrate
+from crm_platform.runtime.people.users import User, UserDirectory
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.db import create_engine
+from crm_platform.runtime.storage.tables import Tables, build_tables
 from tests.record_blueprint import Clock
 
 SHIPPED = Path(__file__).parent.parent / "blueprints"

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from crm_platform.metadata import load_blueprint
 from crm_platform.resources import blueprints_dir
 from crm_platform.runtime.actors import SYSTEM, Actor
-from crm_platform.runtime.users import User
+from crm_platform.runtime.people.users import User
 from tests.web_fixtures import WebApp, make_web_app
 
 QUOTE_TASK = "Prepare and send the quote"

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from crm_platform.metadata import Blueprint, load_blueprint_text
 from crm_platform.runtime.actors import SYSTEM, Actor
-from crm_platform.runtime.users import User
+from crm_platform.runtime.people.users import User
 from tests.web_fixtures import Browser, WebApp, make_web_app
 
 BLUEPRINT = """\

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 
 from crm_platform.metadata import Blueprint, load_blueprint_text
 from crm_platform.runtime.actors import SYSTEM, Actor
-from crm_platform.runtime.records import RecordService
-from crm_platform.runtime.tables import Tables, build_tables
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.tables import Tables, build_tables
 
 NOW = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC)
 

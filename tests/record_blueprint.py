@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import Blueprint, Choice, Field, FieldType, ObjectDef, Stage
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.records import RecordService
-from crm_platform.runtime.tables import build_tables
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.tables import build_tables
 
 T = FieldType
 #: The fixed "now" of the tests' clock.

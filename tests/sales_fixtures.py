@@ -17,11 +17,11 @@ from sqlalchemy.engine import Engine
 from crm_platform.metadata import load_blueprint
 from crm_platform.metadata.model import Blueprint
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.inbox import Inbox
-from crm_platform.runtime.migrate import migrate
-from crm_platform.runtime.records import RecordService
-from crm_platform.runtime.sales import SalesProcess, install_sales_process
-from crm_platform.runtime.tables import build_tables
+from crm_platform.runtime.messaging.inbox import Inbox
+from crm_platform.runtime.migrations.migrate import migrate
+from crm_platform.runtime.process.install import SalesProcess, install_sales_process
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.tables import build_tables
 
 B2B_SALES = Path(__file__).parent.parent / "blueprints" / "b2b_sales.yaml"
 

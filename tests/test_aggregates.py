@@ -19,13 +19,13 @@ from crm_platform.metadata import Blueprint, load_blueprint_text
 from crm_platform.metadata.model import Condition, FilterOp
 from crm_platform.resources import blueprints_dir
 from crm_platform.runtime.actors import SYSTEM, Actor
-from crm_platform.runtime.aggregates import (
+from crm_platform.runtime.errors import QueryError
+from crm_platform.runtime.records.aggregates import (
     Activity,
     activity_split,
     group_totals,
     ranked_groups,
 )
-from crm_platform.runtime.errors import QueryError
 from tests.web_fixtures import WebApp, make_web_app
 
 

@@ -15,10 +15,10 @@ from starlette.testclient import TestClient
 from crm_platform.app import build_application
 from crm_platform.compose import build_worker
 from crm_platform.metadata import load_blueprint
-from crm_platform.runtime.migrate import migrate
-from crm_platform.runtime.users import UserDirectory
+from crm_platform.runtime.migrations.migrate import migrate
+from crm_platform.runtime.people.users import UserDirectory
 from crm_platform.runtime.web import WebSettings
-from crm_platform.runtime.web.tokens import TokenStore
+from crm_platform.runtime.web.auth.tokens import TokenStore
 from tests.record_blueprint import Clock
 
 AFTER_SALES = str(Path(__file__).parent.parent / "blueprints" / "after_sales.yaml")

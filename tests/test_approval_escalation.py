@@ -11,7 +11,7 @@ from approval_fixtures import World, flow, make_world, org, small_blueprint, ste
 from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import Approval
-from crm_platform.runtime.approval_flow import ApprovalAction, ApprovalStatus, Escalation
+from crm_platform.runtime.approvals.flow import ApprovalAction, ApprovalStatus, Escalation
 from crm_platform.runtime.errors import ForbiddenError
 
 

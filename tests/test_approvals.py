@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import Approval, ApprovalMode
 from crm_platform.rules.engine import RuleEngine
-from crm_platform.runtime.approval_flow import ApprovalAction, ApprovalStatus, SlotStatus
+from crm_platform.runtime.approvals.flow import ApprovalAction, ApprovalStatus, SlotStatus
 from crm_platform.runtime.errors import (
     ForbiddenError,
     NotFoundError,
@@ -37,7 +37,7 @@ from crm_platform.runtime.errors import (
     StateError,
     ValidationError,
 )
-from crm_platform.runtime.outbox import Outbox
+from crm_platform.runtime.messaging.outbox import Outbox
 
 TWO_STEPS = flow("review", step("manager"), step("role finance", name="finance"))
 

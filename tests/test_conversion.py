@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sales_fixtures import Sales, count, make_sales
 
-from crm_platform.runtime.conversion import convert_lead, converted_into
 from crm_platform.runtime.errors import ValidationError
-from crm_platform.runtime.tables_sales import CONVERSIONS
-from crm_platform.runtime.timeline import EntryKind
+from crm_platform.runtime.mapping.convert import convert_lead, converted_into
+from crm_platform.runtime.process.timeline import EntryKind
+from crm_platform.runtime.storage.process_tables import CONVERSIONS
 
 LEAD = {
     "company": "Acme Co., Ltd.",

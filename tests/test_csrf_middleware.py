@@ -13,10 +13,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from crm_platform.runtime.users import User
-from crm_platform.runtime.web.auth import Principal
+from crm_platform.runtime.people.users import User
+from crm_platform.runtime.web.auth.backend import Principal
+from crm_platform.runtime.web.auth.sessions import Session
 from crm_platform.runtime.web.middleware import CSRFMiddleware
-from crm_platform.runtime.web.sessions import Session
 
 NOW = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 TOKEN = "the-session-token"

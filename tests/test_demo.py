@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from crm_platform.compose import compose
 from crm_platform.demo import DemoDatabase, demo_blueprint_path, load_demo_blueprint, prepare
-from crm_platform.runtime.db import create_engine
-from crm_platform.runtime.tables import build_tables
+from crm_platform.runtime.storage.db import create_engine
+from crm_platform.runtime.storage.tables import build_tables
 
 SCALE = 150
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sales_fixtures import Sales, make_sales
 
-from crm_platform.runtime.duplicates import normalize_company, normalize_email, normalize_phone, warning
 from crm_platform.runtime.errors import NotFoundError, ValidationError
-from crm_platform.runtime.merge import merge_records, merged_into
-from crm_platform.runtime.timeline import EntryKind
+from crm_platform.runtime.matching.finder import normalize_company, normalize_email, normalize_phone, warning
+from crm_platform.runtime.matching.merge import merge_records, merged_into
+from crm_platform.runtime.process.timeline import EntryKind
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from record_blueprint import NOW
 from sales_fixtures import Sales, make_sales
 
 from crm_platform.runtime.errors import NotFoundError, ValidationError
-from crm_platform.runtime.tables_approvals import APPROVAL_DECISIONS
-from crm_platform.runtime.timeline import EntryKind
+from crm_platform.runtime.process.timeline import EntryKind
+from crm_platform.runtime.storage.approval_tables import APPROVAL_DECISIONS
 
 
 @pytest.fixture

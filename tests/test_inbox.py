@@ -8,7 +8,7 @@ import pytest
 from record_blueprint import NOW, Clock, add_user, make_service
 
 from crm_platform.runtime.errors import NotFoundError
-from crm_platform.runtime.inbox import Inbox
+from crm_platform.runtime.messaging.inbox import Inbox
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef
-from crm_platform.runtime import migrate_apply, migrate_plan
-from crm_platform.runtime.migrate import (
+from crm_platform.runtime.migrations import apply as migrate_apply
+from crm_platform.runtime.migrations import plan as migrate_plan
+from crm_platform.runtime.migrations.migrate import (
     ChangeKind,
     MigrationError,
     MigrationRefused,
@@ -23,7 +24,7 @@ from crm_platform.runtime.migrate import (
     migrate,
     plan_migration,
 )
-from crm_platform.runtime.tables import build_tables
+from crm_platform.runtime.storage.tables import build_tables
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 from sqlalchemy.engine import Engine
 
 from crm_platform.cli import load
-from crm_platform.runtime.web.openapi import openapi_document
+from crm_platform.runtime.web.api.openapi.document import openapi_document
 from tests.record_blueprint import SALES
 from tests.web_fixtures import make_web_app
 

@@ -24,15 +24,15 @@ from engine_fixtures import NOW, Clock
 from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import Blueprint
-from crm_platform.runtime.db import create_engine
-from crm_platform.runtime.outbox import (
+from crm_platform.runtime.messaging.outbox import (
     Deliverer,
     DeliveryStatus,
     Outbox,
     RetryPolicy,
     SmtpSettings,
 )
-from crm_platform.runtime.tables import Tables, build_tables
+from crm_platform.runtime.storage.db import create_engine
+from crm_platform.runtime.storage.tables import Tables, build_tables
 
 NO_SMTP: dict[str, str] = {}
 

@@ -253,7 +253,7 @@ def test_crm_permissions_explain_names_the_grant_and_scope(tmp_path, capsys) -> 
     from permission_world import OBJECTS, PERMISSIONS
 
     from crm_platform.cli import main
-    from crm_platform.runtime.db import create_engine
+    from crm_platform.runtime.storage.db import create_engine
 
     blueprint = tmp_path / "perms.yaml"
     blueprint.write_text(OBJECTS + PERMISSIONS)

@@ -11,8 +11,8 @@ from sales_fixtures import Sales, add_user, make_sales
 from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.errors import ValidationError
-from crm_platform.runtime.payments import contract_balances, record_payment
-from crm_platform.runtime.quotes import quote_from_opportunity
+from crm_platform.runtime.mapping.generate import quote_from_opportunity
+from crm_platform.runtime.records.payments import contract_balances, record_payment
 
 T = FieldType
 

@@ -19,7 +19,7 @@ from record_blueprint import Clock, add_user, make_service
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.errors import ConflictError, ValidationError
 from crm_platform.runtime.events import EventBus, RecordEvent
-from crm_platform.runtime.records import RecordService
+from crm_platform.runtime.records.service import RecordService
 
 
 def _race(service: RecordService, engine: sa.Engine, bus: EventBus) -> None:

@@ -14,8 +14,8 @@ from record_blueprint import OPPORTUNITY, Clock, make_service
 from crm_platform.metadata.model import Condition, FilterOp, SortKey
 from crm_platform.runtime.actors import SYSTEM
 from crm_platform.runtime.errors import QueryError
-from crm_platform.runtime.query import parse_filter_param
-from crm_platform.runtime.records import RecordService
+from crm_platform.runtime.records.query import parse_filter_param
+from crm_platform.runtime.records.service import RecordService
 
 EQ, NE, GT, GTE, LT, LTE, IN, CONTAINS = (
     FilterOp.EQ,

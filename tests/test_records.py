@@ -11,10 +11,10 @@ from record_blueprint import NOW, Clock, actor_for, add_user, make_service
 
 from crm_platform.metadata.model import Choice, Field, FieldType
 from crm_platform.runtime.actors import SYSTEM
-from crm_platform.runtime.coerce import FieldError, coerce_value
 from crm_platform.runtime.errors import ConflictError, NotFoundError, ValidationError
 from crm_platform.runtime.events import EventBus, EventKind, RecordEvent, WriteIntent
-from crm_platform.runtime.records import RecordService
+from crm_platform.runtime.records.coerce import FieldError, coerce_value
+from crm_platform.runtime.records.service import RecordService
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 
 from crm_platform.runtime.actors import SYSTEM, Actor
 from crm_platform.runtime.errors import ValidationError
-from crm_platform.runtime.reports import Funnel, funnel, leaderboard
+from crm_platform.runtime.reports.pipeline import Funnel, funnel, leaderboard
 
 SINCE = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 UNTIL = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
@@ -150,7 +150,7 @@ def test_an_object_without_stages_or_an_empty_period_is_refused(world: World) ->
 def test_crm_report_prints_the_funnel_and_the_leaderboard(database, capsys) -> None:
     from sales_fixtures import B2B_SALES
 
-    from crm_platform.cli_reports import cmd_report, period
+    from crm_platform.cli.reports import cmd_report, period
     from crm_platform.metadata import load_blueprint
 
     World(database.engine)

@@ -32,7 +32,7 @@ from crm_platform.rules.compiled import compile_blueprint_rules, rule_key
 from crm_platform.rules.evaluate import Evaluator
 from crm_platform.rules.failures import CascadeLimitError, RuleActionError
 from crm_platform.runtime.actors import SYSTEM
-from crm_platform.runtime.approval_flow import ApprovalStatus
+from crm_platform.runtime.approvals.flow import ApprovalStatus
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -8,10 +8,10 @@ from sqlalchemy.engine import Engine
 
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.errors import ForbiddenError, ValidationError
-from crm_platform.runtime.migrate import apply_migration, migrate, plan_migration
-from crm_platform.runtime.migrate_changes import ChangeKind
-from crm_platform.runtime.tables_views import SAVED_VIEWS
-from crm_platform.runtime.views import SavedViews
+from crm_platform.runtime.migrations.changes import ChangeKind
+from crm_platform.runtime.migrations.migrate import apply_migration, migrate, plan_migration
+from crm_platform.runtime.process.saved_views import SavedViews
+from crm_platform.runtime.storage.view_tables import SAVED_VIEWS
 from tests.html import one, page, texts
 from tests.list_world import ListWorld, build_list_world, list_blueprint
 

@@ -29,8 +29,8 @@ from sqlalchemy.engine import Engine
 from crm_platform.metadata import load_blueprint
 from crm_platform.resources import blueprints_dir
 from crm_platform.runtime.actors import SYSTEM, Actor
-from crm_platform.runtime.users import User
-from crm_platform.runtime.web.screens.dashboard import compare
+from crm_platform.runtime.people.users import User
+from crm_platform.runtime.web.screens.dashboard.routes import compare
 from tests.html import one, page, texts
 from tests.record_blueprint import SALES
 from tests.web_fixtures import Browser, WebApp, make_web_app

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 
 from crm_platform.metadata import load_blueprint_text
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.users import User
-from crm_platform.runtime.web.screens import forms
+from crm_platform.runtime.people.users import User
+from crm_platform.runtime.web.screens.forms import routes as forms
 from tests.html import one, page, texts
 from tests.web_fixtures import Browser, WebApp, make_web_app
 

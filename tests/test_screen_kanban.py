@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 from crm_platform.metadata import load_blueprint
 from crm_platform.resources import blueprints_dir
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.stages import stage_history
-from crm_platform.runtime.users import User
+from crm_platform.runtime.people.users import User
+from crm_platform.runtime.process.stages import stage_history
 from tests.html import one, page, texts
 from tests.web_fixtures import Browser, WebApp, make_web_app
 

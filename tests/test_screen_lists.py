@@ -264,7 +264,7 @@ def test_the_service_refuses_a_search_naming_a_hidden_field(world: ListWorld) ->
 
 def test_the_service_refuses_sums_over_a_hidden_field(world: ListWorld) -> None:
     from crm_platform.runtime.errors import QueryError
-    from crm_platform.runtime.totals import sums
+    from crm_platform.runtime.records.totals import sums
 
     records = world.web.services.records
     with pytest.raises(QueryError):

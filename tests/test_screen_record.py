@@ -14,7 +14,7 @@ from crm_platform.metadata import load_blueprint
 from crm_platform.metadata.model import Blueprint, FieldAccess, FieldGrant, Grant, Scope
 from crm_platform.resources import blueprints_dir
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.users import User
+from crm_platform.runtime.people.users import User
 from tests.html import one, page, texts
 from tests.web_fixtures import WebApp, make_web_app
 

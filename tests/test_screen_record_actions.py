@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.conversion import converted_into
+from crm_platform.runtime.mapping.convert import converted_into
 from tests.html import one, page, texts
 from tests.test_screen_record import Shop, make_shop
 

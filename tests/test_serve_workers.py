@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from crm_platform.metadata import load_blueprint
-from crm_platform.runtime.migrate import migrate
-from crm_platform.runtime.tables import build_tables
-from crm_platform.runtime.users import UserDirectory
-from crm_platform.runtime.web.tokens import TokenStore
+from crm_platform.runtime.migrations.migrate import migrate
+from crm_platform.runtime.people.users import UserDirectory
+from crm_platform.runtime.storage.tables import build_tables
+from crm_platform.runtime.web.auth.tokens import TokenStore
 
 AFTER_SALES = str(Path(__file__).parent.parent / "blueprints" / "after_sales.yaml")
 CRM = [sys.executable, "-m", "crm_platform.cli"]
@@ -31,7 +31,7 @@ def _free_port() -> int:
 
 def test_several_workers_are_refused_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
-    from crm_platform.runtime.db import create_engine
+    from crm_platform.runtime.storage.db import create_engine
 
     engine = create_engine(url)
     migrate(engine, load_blueprint(AFTER_SALES))

@@ -12,9 +12,9 @@ from crm_platform.metadata import load_blueprint
 from crm_platform.resources import blueprints_dir
 from crm_platform.runtime.actors import SYSTEM, Actor
 from crm_platform.runtime.errors import NotFoundError
-from crm_platform.runtime.records import RecordService
-from crm_platform.runtime.tables import build_tables
-from crm_platform.runtime.users import UserDirectory
+from crm_platform.runtime.people.users import UserDirectory
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.tables import build_tables
 
 BLUEPRINT = load_blueprint(str(blueprints_dir() / "after_sales.yaml"))
 

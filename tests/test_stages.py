@@ -9,7 +9,12 @@ from record_blueprint import NOW
 from sales_fixtures import Sales, make_sales
 
 from crm_platform.runtime.errors import ValidationError
-from crm_platform.runtime.stages import days_in_stage, entered_current_stage, probability, stage_history
+from crm_platform.runtime.process.stages import (
+    days_in_stage,
+    entered_current_stage,
+    probability,
+    stage_history,
+)
 
 QUOTE_TASK = "Prepare and send the quote"
 

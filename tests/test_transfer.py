@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from sales_fixtures import Sales, add_user, count, make_sales
 
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.approvals import ApprovalService
+from crm_platform.runtime.approvals.service import ApprovalService
 from crm_platform.runtime.errors import ValidationError
-from crm_platform.runtime.transfer import transfers
+from crm_platform.runtime.people.transfer import transfers
 
 
 @pytest.fixture

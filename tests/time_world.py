@@ -21,11 +21,11 @@ from crm_platform.compose import build_worker, compose
 from crm_platform.metadata import Blueprint, load_blueprint
 from crm_platform.rules.worker import Worker
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.followups import FollowUps
-from crm_platform.runtime.migrate import migrate
-from crm_platform.runtime.records import RecordService
-from crm_platform.runtime.tables import Tables
-from crm_platform.runtime.users import UserDirectory
+from crm_platform.runtime.migrations.migrate import migrate
+from crm_platform.runtime.people.users import UserDirectory
+from crm_platform.runtime.process.followups import FollowUps
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.tables import Tables
 
 SHIPPED = Path(__file__).parent.parent / "blueprints"
 AFTER_SALES = SHIPPED / "after_sales.yaml"

@@ -16,8 +16,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from crm_platform.metadata.model import Blueprint
-from crm_platform.runtime.tables import build_tables
-from crm_platform.runtime.users import User, UserDirectory
+from crm_platform.runtime.people.users import User, UserDirectory
+from crm_platform.runtime.storage.tables import build_tables
 from crm_platform.runtime.web import Services, WebSettings, create_app
 from tests.record_blueprint import SALES, Clock
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .actors import Actor
+from crm_platform.runtime.actors import Actor
 
 
 class EventKind(StrEnum):

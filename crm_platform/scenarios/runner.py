@@ -22,11 +22,11 @@ from crm_platform.metadata import Blueprint
 from crm_platform.rules.compiled import CompiledRule
 from crm_platform.rules.worker import Worker
 from crm_platform.runtime.actors import SYSTEM
-from crm_platform.runtime.conversion import convert_lead
-from crm_platform.runtime.db import create_engine
 from crm_platform.runtime.errors import RecordError, StateError
-from crm_platform.runtime.migrate import migrate
-from crm_platform.runtime.users import UserDirectory, UserError
+from crm_platform.runtime.mapping.convert import convert_lead
+from crm_platform.runtime.migrations.migrate import migrate
+from crm_platform.runtime.people.users import UserDirectory, UserError
+from crm_platform.runtime.storage.db import create_engine
 
 from . import expect as compare
 from .format import Scenario, Step, UserSpec

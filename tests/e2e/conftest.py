@@ -45,9 +45,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 from crm_platform.app import Application, build_application
 from crm_platform.metadata import Blueprint, load_blueprint
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.db import create_engine
-from crm_platform.runtime.migrate import migrate
-from crm_platform.runtime.users import User, UserDirectory, hash_password
+from crm_platform.runtime.migrations.migrate import migrate
+from crm_platform.runtime.people.users import User, UserDirectory, hash_password
+from crm_platform.runtime.storage.db import create_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 AFTER_SALES = ROOT / "blueprints" / "after_sales.yaml"

@@ -18,8 +18,8 @@ import uvicorn
 from playwright.sync_api import Browser
 
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.db import create_engine
-from crm_platform.runtime.web.screens import forms
+from crm_platform.runtime.storage.db import create_engine
+from crm_platform.runtime.web.screens.forms import routes as forms
 from tests.web_fixtures import WebApp, make_web_app
 
 

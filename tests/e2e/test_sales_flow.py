@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from crm_platform.runtime.actors import SYSTEM
-from crm_platform.runtime.users import UserDirectory
+from crm_platform.runtime.people.users import UserDirectory
 
 from .conftest import LiveServer, Web
 

@@ -3,8 +3,8 @@
 Public front: :func:`create_app`, :class:`Services`, :class:`WebSettings`.
 """
 
-from .app import create_app
-from .services import Services
-from .settings import WebSettings
+from crm_platform.runtime.web.app import create_app
+from crm_platform.runtime.web.services import Services
+from crm_platform.runtime.web.settings import WebSettings
 
 __all__ = ["Services", "WebSettings", "create_app"]

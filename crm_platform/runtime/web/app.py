@@ -17,17 +17,16 @@ from starlette.staticfiles import StaticFiles
 
 from crm_platform.metadata.model import Blueprint
 from crm_platform.resources import ui_dir
-
-from .api import InboxApi, RecordApi
-from .api_work import WorkApi
-from .auth import SessionAuthBackend, on_auth_error
-from .errors import EXCEPTION_HANDLERS
-from .login import LoginViews
-from .middleware import CSRFMiddleware, SecurityHeadersMiddleware
-from .openapi import OpenApi
-from .screens import Screens, SignInRequired, handle_sign_in_required, screen_routes
-from .services import Services
-from .settings import WebSettings
+from crm_platform.runtime.web.api.openapi.document import OpenApi
+from crm_platform.runtime.web.api.records import InboxApi, RecordApi
+from crm_platform.runtime.web.api.work import WorkApi
+from crm_platform.runtime.web.auth.backend import SessionAuthBackend, on_auth_error
+from crm_platform.runtime.web.auth.login import LoginViews
+from crm_platform.runtime.web.errors import EXCEPTION_HANDLERS
+from crm_platform.runtime.web.middleware import CSRFMiddleware, SecurityHeadersMiddleware
+from crm_platform.runtime.web.screens import Screens, SignInRequired, handle_sign_in_required, screen_routes
+from crm_platform.runtime.web.services import Services
+from crm_platform.runtime.web.settings import WebSettings
 
 
 def create_app(

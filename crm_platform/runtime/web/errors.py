@@ -121,7 +121,7 @@ def _is_screen(request: Request) -> bool:
 async def handle_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     if _is_screen(request):
-        from .screens.errors import error_page
+        from crm_platform.runtime.web.screens.errors import error_page
 
         return await error_page(request, exc.status, exc.message)
     return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
@@ -136,7 +136,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405/...: JSON under /api, an error page (or plain text) elsewhere."""
     assert isinstance(exc, HTTPException)
     if _is_screen(request):
-        from .screens.errors import error_page
+        from crm_platform.runtime.web.screens.errors import error_page
 
         return await error_page(request, exc.status_code, str(exc.detail))
     if not request.url.path.startswith("/api/"):

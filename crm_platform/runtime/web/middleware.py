@@ -9,8 +9,8 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .auth import Principal
-from .errors import error_body
+from crm_platform.runtime.web.auth.backend import Principal
+from crm_platform.runtime.web.errors import error_body
 
 #: No inline scripts or styles, nothing from elsewhere, never inside a frame.
 CSP = (

@@ -17,9 +17,8 @@ from starlette.requests import Request
 from crm_platform.metadata.model import Blueprint, Condition, ObjectDef
 from crm_platform.metadata.suggest import did_you_mean
 from crm_platform.runtime.errors import NotFoundError
-from crm_platform.runtime.query import parse_filter_param
-
-from .errors import ApiError
+from crm_platform.runtime.records.query import parse_filter_param
+from crm_platform.runtime.web.errors import ApiError
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50

@@ -8,18 +8,17 @@ from sqlalchemy.engine import Engine
 from starlette.routing import BaseRoute
 
 from crm_platform.metadata.model import Blueprint
-from crm_platform.runtime.approvals import ApprovalService
-from crm_platform.runtime.inbox import Inbox
-from crm_platform.runtime.records import RecordService
-from crm_platform.runtime.sales import SalesProcess, install_sales_process
-from crm_platform.runtime.tables import Tables, build_tables
-from crm_platform.runtime.users import UserDirectory
-
-from .credentials import Credentials
-from .ratelimit import LoginLimiter
-from .sessions import SessionStore
-from .settings import WebSettings
-from .tokens import TokenStore
+from crm_platform.runtime.approvals.service import ApprovalService
+from crm_platform.runtime.messaging.inbox import Inbox
+from crm_platform.runtime.people.users import UserDirectory
+from crm_platform.runtime.process.install import SalesProcess, install_sales_process
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.tables import Tables, build_tables
+from crm_platform.runtime.web.auth.credentials import Credentials
+from crm_platform.runtime.web.auth.ratelimit import LoginLimiter
+from crm_platform.runtime.web.auth.sessions import SessionStore
+from crm_platform.runtime.web.auth.tokens import TokenStore
+from crm_platform.runtime.web.settings import WebSettings
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from .dashboard import DashboardScreens
-from .errors import handle_sign_in_required
-from .forms import FormScreens
-from .frame import Screens, SignInRequired
-from .home import HomeScreens
-from .inboxes import InboxScreens
-from .kanban import KanbanScreens
-from .lists import ListScreens
-from .record import RecordScreens
+from crm_platform.runtime.web.screens.board.routes import KanbanScreens
+from crm_platform.runtime.web.screens.dashboard.routes import DashboardScreens
+from crm_platform.runtime.web.screens.errors import handle_sign_in_required
+from crm_platform.runtime.web.screens.forms.routes import FormScreens
+from crm_platform.runtime.web.screens.frame import Screens, SignInRequired
+from crm_platform.runtime.web.screens.home import HomeScreens
+from crm_platform.runtime.web.screens.inbox.routes import InboxScreens
+from crm_platform.runtime.web.screens.lists.routes import ListScreens
+from crm_platform.runtime.web.screens.record.routes import RecordScreens
 
 
 def screen_routes(screens: Screens) -> list[BaseRoute]:

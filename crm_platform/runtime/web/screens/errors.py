@@ -11,8 +11,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
-from ..auth import Principal
-from .frame import Screens, SignInRequired
+from crm_platform.runtime.web.auth.backend import Principal
+from crm_platform.runtime.web.screens.frame import Screens, SignInRequired
 
 
 def sign_in_redirect(request: Request) -> Response:

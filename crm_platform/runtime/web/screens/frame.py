@@ -32,10 +32,9 @@ from starlette.templating import Jinja2Templates
 from crm_platform.metadata.model import Action, Blueprint, ObjectDef, Scope
 from crm_platform.resources import ui_dir
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.permissions import Access
-
-from ..auth import Principal
-from ..i18n import (
+from crm_platform.runtime.records.permissions import Access
+from crm_platform.runtime.web.auth.backend import Principal
+from crm_platform.runtime.web.i18n import (
     HTML_LANG,
     LANGUAGE_NAMES,
     LANGUAGES,
@@ -45,10 +44,10 @@ from ..i18n import (
     language_of,
     relative_time,
 )
-from ..i18n import label as blueprint_label
-from ..services import Services
-from ..settings import WebSettings
-from .values import display_value
+from crm_platform.runtime.web.i18n import label as blueprint_label
+from crm_platform.runtime.web.screens.values import display_value
+from crm_platform.runtime.web.services import Services
+from crm_platform.runtime.web.settings import WebSettings
 
 
 class SignInRequired(Exception):

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..login import safe_next
-from .frame import Screens
+from crm_platform.runtime.web.auth.login import safe_next
+from crm_platform.runtime.web.screens.frame import Screens
 
 
 class HomeScreens:

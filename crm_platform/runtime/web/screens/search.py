@@ -16,11 +16,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from crm_platform.metadata.model import Action, Condition, FilterOp, Scope
-from crm_platform.runtime.views import searchable_fields
-
-from ..i18n import label as blueprint_label
-from .frame import Screens
-from .values import record_title
+from crm_platform.runtime.process.saved_views import searchable_fields
+from crm_platform.runtime.web.i18n import label as blueprint_label
+from crm_platform.runtime.web.screens.frame import Screens
+from crm_platform.runtime.web.screens.values import record_title
 
 #: Records shown per object.
 PER_OBJECT = 5

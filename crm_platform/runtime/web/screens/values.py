@@ -15,9 +15,8 @@ from typing import Any
 
 from crm_platform.metadata.model import Condition, Field, FieldType, FilterOp, ObjectDef
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.records import RecordService
-
-from ..i18n import format_date, format_money
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.web.i18n import format_date, format_money
 
 #: (object, id) -> title of that record.
 Titles = Mapping[tuple[str, int], str]

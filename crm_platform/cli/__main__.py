@@ -1,0 +1,5 @@
+"""``python -m crm_platform.cli``: the same as the ``crm`` command."""
+
+from crm_platform.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Approvals: multi-step approval flows, their steps, approvers, store and escalation."""

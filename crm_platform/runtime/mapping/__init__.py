@@ -1,0 +1,1 @@
+"""Mapping: blueprint-declared "make records from a record" (conversions and object actions)."""

@@ -1,0 +1,1 @@
+"""Matching: blueprint-declared duplicate keys, the duplicate index and merge."""

@@ -1,0 +1,1 @@
+"""Records: the one door to data (validation, permissions, queries, history, aggregates, roll-ups)."""

@@ -1,0 +1,100 @@
+"""Field history: one row per changed field (plus one per create, delete and restore).
+
+Old and new values are stored JSON-safe (Decimal and dates as strings) so the
+audit trail reads the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from crm_platform.runtime.records.coerce import json_safe, to_utc
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One audited change. ``field`` is ``None`` for create, delete and restore."""
+
+    action: str
+    field: str | None
+    old_value: Any
+    new_value: Any
+    changed_by: int | None
+    changed_at: dt.datetime
+
+
+def history_row(
+    object: str,
+    record_id: int,
+    action: str,
+    *,
+    field: str | None = None,
+    old: Any = None,
+    new: Any = None,
+    user_id: int | None,
+    at: dt.datetime,
+) -> dict[str, Any]:
+    """The values of one history row (insert many with :func:`write_history`)."""
+    return {
+        "object": object,
+        "record_id": record_id,
+        "action": action,
+        "field": field,
+        "old_value": json_safe(old),
+        "new_value": json_safe(new),
+        "changed_by": user_id,
+        "changed_at": at,
+    }
+
+
+def changes_rows(
+    object: str,
+    record_id: int,
+    before: Mapping[str, Any],
+    changes: Mapping[str, Any],
+    *,
+    user_id: int | None,
+    at: dt.datetime,
+) -> list[dict[str, Any]]:
+    """One 'update' row per changed field."""
+    return [
+        history_row(
+            object, record_id, "update", field=name, old=before.get(name), new=value, user_id=user_id, at=at
+        )
+        for name, value in changes.items()
+    ]
+
+
+def write_history(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` in one statement."""
+    if rows:
+        connection.execute(table.insert(), rows)
+
+
+def read_history(
+    connection: sa.Connection, table: sa.Table, object: str, record_id: int
+) -> list[HistoryEntry]:
+    """Every entry of one record, oldest first."""
+    query = (
+        sa.select(
+            table.c.action,
+            table.c.field,
+            table.c.old_value,
+            table.c.new_value,
+            table.c.changed_by,
+            table.c.changed_at,
+        )
+        .where(table.c.object == object, table.c.record_id == record_id)
+        .order_by(table.c.id)
+    )
+    return [
+        HistoryEntry(
+            row.action, row.field, row.old_value, row.new_value, row.changed_by, to_utc(row.changed_at)
+        )
+        for row in connection.execute(query)
+    ]

@@ -1,0 +1,1 @@
+"""Storage: engines, the type map and the SQLAlchemy Core tables built from the metadata."""

@@ -1,0 +1,1 @@
+"""Authentication: the backend, credentials, sign-in, sessions, API tokens and rate limits."""

@@ -1,0 +1,1 @@
+"""The kanban board by stage: columns, cards, drag and the Move-to menu."""

@@ -1,0 +1,1 @@
+"""Create and edit forms: widgets per field type, validation, conflicts."""

@@ -1,0 +1,1 @@
+"""Inboxes: my tasks, approvals and notifications."""

@@ -1,0 +1,1 @@
+"""List views: filters, sort, columns, saved views, paging, inline and bulk edit, export."""

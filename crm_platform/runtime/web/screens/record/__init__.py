@@ -1,0 +1,1 @@
+"""The record page: header, stage path, sections, related lists, timeline, actions, approvals."""
