@@ -4,7 +4,7 @@ Every action works on the connection of the write that triggered the rule, so it
 effects commit or roll back with that write:
 
 - ``set``, ``assign ...``, ``move to pool`` and ``create OBJECT {...}`` write through the
-  :class:`~crm_platform.runtime.records.RecordService` (validation, history, and the
+  :class:`~crm_platform.runtime.records.service.RecordService` (validation, history, and the
   rules those writes trigger in turn);
 - ``notify`` and ``create task`` write notifications and tasks (the inbox);
 - ``email`` and ``call webhook`` write outbox rows, delivered after commit;
@@ -28,9 +28,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crm_platform.metadata.expressions import Expression
 from crm_platform.metadata.model import Blueprint, FieldType, ObjectDef
 from crm_platform.runtime.actors import SYSTEM, Actor
-from crm_platform.runtime.inbox import Inbox
-from crm_platform.runtime.outbox import Outbox, json_ready
-from crm_platform.runtime.records import RecordService
+from crm_platform.runtime.messaging.inbox import Inbox
+from crm_platform.runtime.messaging.outbox import Outbox, json_ready
+from crm_platform.runtime.records.service import RecordService
 
 from . import ast
 from .ast import _recipient as describe_recipient

@@ -42,9 +42,9 @@ from crm_platform.metadata.model import Blueprint
 from crm_platform.runtime.actors import SYSTEM, Actor
 from crm_platform.runtime.errors import RecordError
 from crm_platform.runtime.events import EventBus, EventKind, RecordEvent
-from crm_platform.runtime.inbox import Inbox
-from crm_platform.runtime.outbox import Outbox
-from crm_platform.runtime.records import RecordService
+from crm_platform.runtime.messaging.inbox import Inbox
+from crm_platform.runtime.messaging.outbox import Outbox
+from crm_platform.runtime.records.service import RecordService
 
 from . import ast
 from .actions import ActionError, Actions, ApprovalStarter, Firing

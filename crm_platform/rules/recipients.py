@@ -26,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm_platform.metadata.model import Blueprint, FieldType, ObjectDef
-from crm_platform.runtime.tables import Tables
+from crm_platform.runtime.storage.tables import Tables
 
 from .ast import Recipient, RecipientKind
 

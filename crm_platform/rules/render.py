@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm_platform.metadata.model import Blueprint, FieldType, ObjectDef
-from crm_platform.runtime.tables import Tables
+from crm_platform.runtime.storage.tables import Tables
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -46,8 +46,8 @@ from crm_platform.metadata.expressions import ExpressionError
 from crm_platform.metadata.model import Blueprint
 from crm_platform.runtime.actors import SYSTEM
 from crm_platform.runtime.errors import NotFoundError
-from crm_platform.runtime.records import RecordService
-from crm_platform.runtime.tables import Tables
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.tables import Tables
 
 from . import ast
 from .compiled import CompiledRule, compile_blueprint_rules

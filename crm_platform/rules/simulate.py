@@ -23,8 +23,8 @@ from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import Blueprint
 from crm_platform.runtime.actors import SYSTEM
-from crm_platform.runtime.records import RecordService
-from crm_platform.runtime.tables import Tables, build_tables
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.tables import Tables, build_tables
 
 from . import ast
 from .ast import describe

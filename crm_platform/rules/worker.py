@@ -2,7 +2,7 @@
 
 Every ``interval`` seconds a worker fires the time rules that are due
 (:class:`~.scheduler.Scheduler`) and delivers the outbox's due e-mails and webhooks
-(:class:`~crm_platform.runtime.outbox.Deliverer`). Any number of workers may run
+(:class:`~crm_platform.runtime.messaging.outbox.Deliverer`). Any number of workers may run
 against one PostgreSQL: firings are claimed through a unique key, deliveries through
 row locks and leases. SIGTERM and SIGINT stop the loop after the current batch: a
 batch is one transaction, so a stop never leaves half a batch behind (and a SIGKILL
@@ -24,7 +24,7 @@ from types import FrameType
 
 import sqlalchemy as sa
 
-from crm_platform.runtime.outbox import Deliverer
+from crm_platform.runtime.messaging.outbox import Deliverer
 
 from .scheduler import RunReport, Scheduler
 
