@@ -1,7 +1,7 @@
 """``crm demo``: both shipped blueprints on an embedded SQLite file, a small org chart, believable data.
 
 The first run migrates the database, adds the users (printed with their passwords),
-writes months of sales history (:mod:`.demo_history`) and today's work through the
+writes months of sales history (:mod:`.history`) and today's work through the
 fully wired platform (:mod:`.demo_live`); later runs find the data and just serve it.
 Then it serves the screens and the API exactly as ``crm serve`` does, with the rule
 scheduler in-process.
