@@ -4,9 +4,21 @@ An object with a ``stage`` field has an ordered pipeline (``ObjectDef.stages``).
 Entering a stage requires its ``requires`` fields to be filled and its
 ``requires_tasks`` (task titles) to be done on that record; the
 :class:`StageGuard` refuses the write otherwise with one :class:`ValidationError`
-naming every missing field (keyed by field) and task (under ``"stage"``).
-Moving backwards is allowed; every move is kept in ``crm_stage_history`` by
-:class:`StageHistoryRecorder` (entered, left, by whom, how long).
+naming every missing field (keyed by field) and task (under the stage field).
+
+A stage may also guard the path to it (its *gate*): ``from:`` names the only
+stages a record may come from, ``requires_approval:`` an approval whose latest
+request for the record must have ended approved, and ``reason:`` a field that
+must be filled on entering it. The guard checks them when the stage actually
+changes (and on a create in that stage, which comes from nowhere), whoever
+writes: the API, the screens, a rule's ``set stage`` or an approval's outcome
+(which is applied after the request is marked approved). A gate refusal is a
+:class:`StageGateError` keyed by the stage field, e.g. ``{"stage": "Won can be
+reached only from Negotiation after Contract review is approved"}``; the
+screens say the same in the user's language (:func:`gate_parts`).
+Moving backwards is allowed unless ``from:`` forbids it; every move is kept in
+``crm_stage_history`` by :class:`StageHistoryRecorder` (entered, left, by whom,
+how long).
 
 Example::
 
@@ -22,15 +34,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm_platform.metadata.model import ObjectDef, Outcome, Stage
+from crm_platform.metadata.model import Blueprint, ObjectDef, Outcome, Stage
+from crm_platform.runtime.approvals.flow import ApprovalStatus
 from crm_platform.runtime.errors import ValidationError
 from crm_platform.runtime.events import EventKind, RecordEvent, WriteIntent
 from crm_platform.runtime.records.coerce import to_utc
 from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.approval_tables import APPROVAL_REQUESTS
 from crm_platform.runtime.storage.db import transaction
 from crm_platform.runtime.storage.process_tables import STAGE_HISTORY
 
-#: The key under which missing tasks are reported.
+#: The key under which missing tasks are reported when the object has no stage field (kept for callers).
 STAGE_KEY = "stage"
 
 
@@ -70,8 +84,88 @@ def outcome(obj: ObjectDef, record: dict[str, Any]) -> Outcome | None:
     return None if stage is None else stage.outcome
 
 
+class StageGateError(ValidationError):
+    """A stage refused because of its gate (``from:`` / ``requires_approval:``), maybe with other problems.
+
+    ``stage`` is the refused target, so a screen can say why in the user's language.
+    """
+
+    def __init__(self, fields: dict[str, str], message: str, stage: Stage) -> None:
+        super().__init__(fields, message)
+        self.stage = stage
+
+
+def _label(item: Any) -> str:
+    return str(item.label.get("en", item.name.replace("_", " ").capitalize()))
+
+
+def gate_parts(blueprint: Blueprint, obj: ObjectDef, stage: Stage) -> tuple[list[Stage], Any | None]:
+    """The stages ``stage`` may be entered from (empty: any) and the approval it waits for, if any."""
+    sources = [s for s in obj.stages if s.name in stage.from_stages]
+    approval = None
+    if stage.requires_approval is not None:
+        approval = next((a for a in blueprint.approvals if a.name == stage.requires_approval), None)
+    return sources, approval
+
+
+def gate_message(blueprint: Blueprint, obj: ObjectDef, stage: Stage) -> str:
+    """The gate of ``stage`` in English ("Won can be reached only from Negotiation after ...")."""
+    sources, approval = gate_parts(blueprint, obj, stage)
+    text = f"{stage_label(stage)} can be reached only"
+    if sources:
+        text += " from " + " or ".join(stage_label(s) for s in sources)
+    if stage.requires_approval is not None:
+        name = _label(approval) if approval is not None else stage.requires_approval
+        text += f" after {name} is approved"
+    return text
+
+
+def approved_records(
+    service: RecordService, object: str, approval: str, record_ids: list[int], *, connection: sa.Connection
+) -> set[int]:
+    """Which of ``record_ids`` have ``approval``'s latest request ended approved (one query)."""
+    if not record_ids:
+        return set()
+    requests = service.tables.metadata.tables[APPROVAL_REQUESTS]
+    latest = (
+        sa.select(sa.func.max(requests.c.id).label("id"))
+        .where(
+            requests.c.object == object,
+            requests.c.approval == approval,
+            requests.c.record_id.in_(record_ids),
+        )
+        .group_by(requests.c.record_id)
+        .subquery()
+    )
+    query = sa.select(requests.c.record_id).where(
+        requests.c.id.in_(sa.select(latest.c.id)), requests.c.status == ApprovalStatus.APPROVED.value
+    )
+    return {int(found) for found in connection.execute(query).scalars()}
+
+
+def gate_open(
+    service: RecordService,
+    obj: ObjectDef,
+    stage: Stage,
+    current: str | None,
+    record_id: int | None,
+    *,
+    connection: sa.Connection,
+) -> bool:
+    """Whether a record now in ``current`` (``None``: a new record) may pass ``stage``'s gate."""
+    if stage.from_stages and current not in stage.from_stages:
+        return False
+    if stage.requires_approval is None:
+        return True
+    if record_id is None:
+        return False
+    return bool(
+        approved_records(service, obj.name, stage.requires_approval, [record_id], connection=connection)
+    )
+
+
 class StageGuard:
-    """Refuses to enter a stage whose required fields are empty or required tasks not done."""
+    """Refuses to enter a stage whose criteria are not met or whose gate is closed (see the module)."""
 
     def __init__(self, service: RecordService) -> None:
         self.service = service
@@ -88,12 +182,25 @@ class StageGuard:
         errors = missing_for_stage(
             self.service, obj, stage, merged, intent.record_id, connection=intent.connection
         )
+        current = (intent.before or {}).get(field.name)
+        gated = False
+        if current != stage.name:
+            # The gate and the reason are about entering: a write that keeps the stage passes them.
+            if stage.reason is not None and _empty(merged.get(stage.reason)):
+                errors[stage.reason] = f"is required to enter stage {stage_label(stage)}"
+            if not gate_open(
+                self.service, obj, stage, current, intent.record_id, connection=intent.connection
+            ):
+                gated = True
+                gate = gate_message(self.service.blueprint, obj, stage)
+                errors[field.name] = f"{gate}; {errors[field.name]}" if field.name in errors else gate
         if errors:
-            raise ValidationError(
-                errors,
-                f"cannot enter stage {stage_label(stage)}: "
-                + "; ".join(f"{key}: {problem}" for key, problem in errors.items()),
+            message = f"cannot enter stage {stage_label(stage)}: " + "; ".join(
+                f"{key}: {problem}" for key, problem in errors.items()
             )
+            if gated:
+                raise StageGateError(errors, message, stage)
+            raise ValidationError(errors, message)
 
 
 def missing_for_stage(
@@ -126,7 +233,8 @@ def missing_for_stage(
             done = set(connection.execute(query).scalars())
         missing = [title for title in stage.requires_tasks if title not in done]
         if missing:
-            errors[STAGE_KEY] = _quoted_list(missing)
+            key = obj.stage_field.name if obj.stage_field is not None else STAGE_KEY
+            errors[key] = _quoted_list(missing)
     return errors
 
 
