@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm_platform.metadata.model import Approval, Blueprint, FieldType, ObjectDef
+from crm_platform.metadata.model import Approval, Blueprint, ObjectDef
 from crm_platform.runtime.approvals.flow import (
     ApprovalAction,
     ApprovalEvent,
@@ -39,10 +39,9 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 def amount_field(obj: ObjectDef) -> str | None:
-    """The field an inbox shows as the record's amount: ``amount``, else the first money field."""
-    if obj.has_field("amount"):
-        return "amount"
-    return next((f.name for f in obj.fields if f.value_type is FieldType.MONEY), None)
+    """The field an inbox shows as the record's amount: the object's amount role (``amount_field``)."""
+    amount = obj.roles.amount
+    return amount if amount is not None and obj.has_field(amount) else None
 
 
 class ApprovalStore:

@@ -39,6 +39,8 @@ from crm_platform.runtime.storage.db import read_connection
 from crm_platform.runtime.storage.process_tables import ACTIVITIES, STAGE_HISTORY
 
 _SECONDS_PER_DAY = 86400
+#: The label of the summed money column in the report queries.
+_SUM = "money_sum"
 _CENT = Decimal("0.01")
 
 
@@ -108,11 +110,12 @@ def _staged(service: RecordService, object: str) -> ObjectDef:
     return obj
 
 
-def _amount(obj: ObjectDef, table: sa.Table, access: Access, amount_field: str) -> sa.Column | None:
-    """The amount column when the object has it and the reader may see it."""
-    if not obj.has_field(amount_field) or amount_field in access.rules.hidden:
+def _amount(obj: ObjectDef, table: sa.Table, access: Access, amount_field: str | None) -> sa.Column | None:
+    """The amount column (``amount_field``, else the object's amount role) when the reader may see it."""
+    name = amount_field or obj.roles.amount
+    if name is None or not obj.has_field(name) or name in access.rules.hidden:
         return None
-    return table.c[amount_field]
+    return table.c[name]
 
 
 def _scope(
@@ -150,7 +153,7 @@ def funnel(
     actor: Actor,
     since: dt.datetime,
     until: dt.datetime,
-    amount_field: str = "amount",
+    amount_field: str | None = None,
     owners: Collection[int] | None = None,
 ) -> Funnel:
     """The funnel of ``object`` over ``[since, until)`` as ``actor`` may see it.
@@ -183,7 +186,7 @@ def funnel(
         joined = entries.join(table, table.c.id == entries.c.record_id)
         sums = [sa.func.count().label("entered")]
         if amount is not None:
-            sums.append(sa.func.sum(amount).label("amount"))
+            sums.append(sa.func.sum(amount).label(_SUM))
         counted = {
             row.stage: row
             for row in conn.execute(
@@ -214,7 +217,7 @@ def funnel(
     def row(name: str, previous: int | None) -> FunnelStage:
         found = counted.get(name)
         entered = int(found.entered) if found is not None else 0
-        total = None if amount is None else _money(found.amount if found is not None else 0)
+        total = None if amount is None else _money(found._mapping[_SUM] if found is not None else 0)
         conversion = None
         if previous:
             conversion = round(entered * 100 / previous, 1)
@@ -246,7 +249,7 @@ def leaderboard(
     actor: Actor,
     since: dt.datetime,
     until: dt.datetime,
-    amount_field: str = "amount",
+    amount_field: str | None = None,
     owners: Collection[int] | None = None,
 ) -> list[LeaderboardRow]:
     """Owners ranked by amount won, then deals won, then follow-ups, over ``[since, until)``.
@@ -278,7 +281,7 @@ def leaderboard(
         )
         sums = [sa.func.count().label("won")]
         if amount is not None:
-            sums.append(sa.func.sum(amount).label("amount"))
+            sums.append(sa.func.sum(amount).label(_SUM))
         wins = {
             row.owner_id: row
             for row in conn.execute(
@@ -315,7 +318,7 @@ def leaderboard(
         rows.append(
             (
                 int(found.won) if found is not None else 0,
-                None if amount is None else _money(found.amount if found is not None else 0),
+                None if amount is None else _money(found._mapping[_SUM] if found is not None else 0),
                 int(followups.get(user_id, 0)),
                 user_id,
             )

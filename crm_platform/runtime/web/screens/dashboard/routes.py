@@ -189,7 +189,7 @@ class DashboardBuilder:
         if access.scope(Action.READ) is Scope.NONE and access.subject is not None:
             raise ForbiddenError(f"role {access.subject.role} may not read {obj.name} records")
         owners = None if query.owner is None else (query.owner,)
-        amount = money_field(obj) or "amount"
+        amount = money_field(obj)
         period, previous = query.period, query.period.previous()
 
         def reports(when: Period) -> tuple[Funnel, list[LeaderboardRow], int]:

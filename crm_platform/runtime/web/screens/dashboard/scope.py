@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from crm_platform.metadata.model import Blueprint, FieldType, ObjectDef
+from crm_platform.metadata.model import Blueprint, ObjectDef
 from crm_platform.runtime.errors import NotFoundError
 
 #: Days of the default period, today included.
@@ -79,11 +79,8 @@ def staged_objects(blueprint: Blueprint) -> tuple[ObjectDef, ...]:
 
 
 def money_field(obj: ObjectDef) -> str | None:
-    """The field the funnel sums: ``amount`` when it is money, else the first money field."""
-    money = [f.name for f in obj.fields if f.type is FieldType.MONEY]
-    if "amount" in money:
-        return "amount"
-    return money[0] if money else None
+    """The field the funnel sums: the object's amount role (``amount_field``), if it has one."""
+    return obj.roles.amount
 
 
 def default_object(blueprint: Blueprint) -> ObjectDef:
