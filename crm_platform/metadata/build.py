@@ -122,7 +122,8 @@ class _Builder:
             objects=tuple(self._object(name, spec) for name, spec in (data.get("objects") or {}).items()),
             roles=tuple(roles),
             approvals=tuple(self._approval(n, s) for n, s in (data.get("approvals") or {}).items()),
-            rules=tuple(self._rule(i, r) for i, r in enumerate(data.get("rules") or ())),
+            # A rule the schema rejected is None here (see partial.prune): it keeps its index.
+            rules=tuple(self._rule(i, r) for i, r in enumerate(data.get("rules") or ()) if r is not None),
             templates=tuple(
                 Template(n, build_label(s["subject"]), build_label(s["body"]), self.doc.key(("templates", n)))
                 for n, s in (data.get("templates") or {}).items()

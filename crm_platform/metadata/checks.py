@@ -9,12 +9,13 @@ positions and for values as written (a default of the wrong type).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from .build import parse_approver, to_decimal
+from .checks_base import CheckerBase
+from .checks_process import ProcessChecker
 from .errors import Diagnostic
-from .expressions import ExpressionError, name_columns, parse_expression
+from .expressions import ExpressionError, parse_expression
 from .model import (
     FORMULA_RESULT_TYPES,
     IDENTIFIER_PATTERN,
@@ -27,8 +28,8 @@ from .model import (
     FieldType,
     FilterOp,
     ObjectDef,
-    Position,
 )
+from .partial import Broken
 from .permission_checks import check_permissions
 from .schema import describe, show
 from .suggest import did_you_mean
@@ -58,9 +59,15 @@ _CONTAINS = _TEXT_LIKE | {_T.AUTO_NUMBER, _T.MULTI_CHOICE}
 _APPROVER_SYNTAX = "manager, manager_chain, owner, role NAME or user EMAIL"
 
 
-def check_references(blueprint: Blueprint, document: YamlDocument) -> list[Diagnostic]:
-    """Every semantic problem of ``blueprint``; positions come from ``document``."""
-    checker = _Checker(blueprint, document)
+def check_references(
+    blueprint: Blueprint, document: YamlDocument, broken: Broken | None = None
+) -> list[Diagnostic]:
+    """Every semantic problem of ``blueprint``; positions come from ``document``.
+
+    ``broken`` names the parts the schema rejected (left out of ``blueprint``): references to them
+    are not reported again.
+    """
+    checker = _Checker(blueprint, document, broken=broken)
     checker.run()
     return checker.diagnostics
 
@@ -76,75 +83,7 @@ def _ops_for(field_type: FieldType) -> tuple[FilterOp, ...]:
     return tuple(ops)
 
 
-class _Checker:
-    def __init__(self, blueprint: Blueprint, document: YamlDocument) -> None:
-        self.bp = blueprint
-        self.doc = document
-        self.data: dict[str, Any] = document.data
-        self.diagnostics: list[Diagnostic] = []
-
-    # -- helpers ---------------------------------------------------------------------------------
-    def error(self, position: Position, message: str) -> None:
-        self.diagnostics.append(Diagnostic(position, message))
-
-    def raw(self, path: Path) -> Any:
-        node: Any = self.data
-        for part in path:
-            node = node[part]
-        return node
-
-    def name(self, kind: str, name: str, position: Position) -> None:
-        if not _IDENTIFIER.match(name):
-            self.error(
-                position,
-                f"{kind} name '{name}' is not valid: use lower-case letters, digits and '_', "
-                "starting with a letter, at most 63 characters",
-            )
-
-    def duplicates(self, kind: str, where: str, items: Iterable[tuple[str, Path]]) -> None:
-        seen: dict[str, Position] = {}
-        for name, path in items:
-            position = self.doc.node(path)
-            if name in seen:
-                self.error(
-                    position,
-                    f"duplicate {kind} '{name}' in {where} (first defined at line {seen[name].line})",
-                )
-            else:
-                seen[name] = position
-
-    def field_ref(self, obj: ObjectDef, name: str, path: Path, what: str, *, system: bool = False) -> bool:
-        """Report ``name`` at ``path`` unless it is a field of ``obj`` (or a system column if ``system``)."""
-        if obj.has_field(name) or (system and name in SYSTEM_COLUMNS):
-            return True
-        known = (*obj.field_names, *SYSTEM_COLUMNS) if system else obj.field_names
-        self.error(self.doc.node(path), f"{what} names unknown field '{name}'{did_you_mean(name, known)}")
-        return False
-
-    def expression(
-        self, text: str, path: Path, what: str, obj: ObjectDef | None, itself: str | None = None
-    ) -> None:
-        start = self.doc.text(path)
-        try:
-            expression = parse_expression(text)
-        except ExpressionError as exc:
-            # The column counts within the expression; shift it to the file by the text's own column.
-            self.error(
-                Position(start.file, start.line, start.column + exc.column - 1), f"{what}: {exc.message}"
-            )
-            return
-        if obj is None:
-            return
-        lead = len(text) - len(text.lstrip())
-        columns = name_columns(expression.text)
-        for name in sorted(expression.names, key=lambda n: columns.get(n, 1)):
-            position = Position(start.file, start.line, start.column + lead + columns.get(name, 1) - 1)
-            if name == itself:
-                self.error(position, f"{what} refers to the field itself")
-            elif not obj.has_field(name):
-                hint = did_you_mean(name, obj.field_names)
-                self.error(position, f"{what} uses unknown field '{name}'{hint}")
-
+class _Checker(CheckerBase):
     # -- the blueprint ---------------------------------------------------------------------------
     def run(self) -> None:
         self.name("blueprint", self.bp.name, self.doc.node(("blueprint",)))
@@ -163,6 +102,7 @@ class _Checker:
         for table in self.bp.assignments:
             self.assignment(table.name)
         self.rules()
+        ProcessChecker(self.bp, self.doc, self.diagnostics, self.broken).run()
         self.diagnostics.extend(check_permissions(self.bp, self.doc))
 
     def roles(self) -> None:
@@ -176,11 +116,12 @@ class _Checker:
 
     def rules(self) -> None:
         named: list[tuple[str, Path]] = []
-        for index, rule in enumerate(self.bp.rules):
-            if rule.name is not None:
+        # The rules as written: one the schema rejected is None there and not in the model.
+        for index, rule in enumerate(self.data.get("rules") or ()):
+            if isinstance(rule, dict) and isinstance(rule.get("name"), str):
                 path = ("rules", index, "name")
-                self.name("rule", rule.name, self.doc.node(path))
-                named.append((rule.name, path))
+                self.name("rule", rule["name"], self.doc.node(path))
+                named.append((rule["name"], path))
         self.duplicates("rule name", "rules", named)
 
     # -- objects ---------------------------------------------------------------------------------
@@ -190,7 +131,7 @@ class _Checker:
         self.name("object", obj.name, key)
         if obj.name in RESERVED_OBJECT_NAMES or obj.name.startswith("crm_"):
             self.error(key, f"object name '{obj.name}' is reserved by the platform")
-        if not obj.has_field(obj.title):
+        if not obj.has_field(obj.title) and not self.broken.field(obj.name, obj.title):
             self.error(
                 self.doc.node((*path, "title")),
                 f"title '{obj.title}' of object '{obj.name}' is not a field"
@@ -219,12 +160,12 @@ class _Checker:
                 f"object '{obj.name}' has two stage fields, '{stage_fields[0].name}' and '{extra.name}'; "
                 "only one is allowed",
             )
-        if obj.stages and not stage_fields:
+        if obj.stages and not stage_fields and not self.broken.any_field(obj.name):
             self.error(
                 self.doc.key((*path, "stages")),
                 f"object '{obj.name}' declares stages but has no field of type stage",
             )
-        if stage_fields and not obj.stages:
+        if stage_fields and not obj.stages and not self.broken.part(obj.name, "stages"):
             self.error(
                 stage_fields[0].position or self.doc.key(path),
                 f"stage field '{stage_fields[0].name}' of '{obj.name}' needs the object's 'stages' list",
@@ -282,6 +223,8 @@ class _Checker:
         else:
             values = [(value, value_path)]
         names = self.allowed_values(obj, field)
+        if field.type is _T.STAGE and self.broken.part(obj.name, "stages"):
+            names = None
         for item, item_path in values:
             if names is not None and item not in names:
                 kind = "stage" if field.type is _T.STAGE else "choice"
@@ -336,7 +279,12 @@ class _Checker:
                 )
         if field.type in _SUITS["choices"] and "choices" in spec:
             self.choices(obj, field, path)
-        if field.type is _T.LOOKUP and field.to is not None and not self.bp.has_object(field.to):
+        if (
+            field.type is _T.LOOKUP
+            and field.to is not None
+            and not self.bp.has_object(field.to)
+            and not self.broken.object(field.to)
+        ):
             self.error(
                 self.doc.node((*path, "to")),
                 f"lookup '{field.name}' of object '{obj.name}' points to unknown object '{field.to}'"
@@ -344,7 +292,11 @@ class _Checker:
             )
         if field.type is _T.FORMULA:
             if field.formula is not None:
-                self.expression(field.formula, (*path, "formula"), f"formula of {where}", obj, field.name)
+                # A formula may name its object's roll-ups (computed from child records).
+                rollups = [r.name for r in obj.rollups]
+                self.expression(
+                    field.formula, (*path, "formula"), f"formula of {where}", obj, field.name, rollups
+                )
             returns = spec.get("returns")
             allowed = sorted(t.value for t in FORMULA_RESULT_TYPES)
             if returns is not None and returns not in allowed:
@@ -369,6 +321,8 @@ class _Checker:
         kind = field.type
         if kind in (_T.CHOICE, _T.STAGE):
             names = self.allowed_values(obj, field) or ()
+            if kind is _T.STAGE and self.broken.part(obj.name, "stages"):
+                return
             if value not in names:
                 what = "stages" if kind is _T.STAGE else "choices"
                 hint = did_you_mean(value, names) if isinstance(value, str) else ""
@@ -428,7 +382,7 @@ class _Checker:
         path: Path = ("approvals", name)
         self.name("approval", name, self.doc.key(path))
         obj = self.bp.object(approval.object) if self.bp.has_object(approval.object) else None
-        if obj is None:
+        if obj is None and not self.broken.object(approval.object):
             self.error(
                 self.doc.node((*path, "object")),
                 f"approval '{name}' is on unknown object '{approval.object}'"
@@ -468,7 +422,11 @@ class _Checker:
             if obj is None:
                 continue
             stages = tuple(s.name for s in obj.stages)
-            if outcome.stage is not None and outcome.stage not in stages:
+            if (
+                outcome.stage is not None
+                and outcome.stage not in stages
+                and not self.broken.part(obj.name, "stages")
+            ):
                 self.error(
                     self.doc.node((*outcome_path, "stage")),
                     f"{where} moves to unknown stage '{outcome.stage}'{did_you_mean(outcome.stage, stages)}",
@@ -491,6 +449,8 @@ class _Checker:
         path: Path = ("assignments", name)
         self.name("assignment table", name, self.doc.key(path))
         if not self.bp.has_object(table.object):
+            if self.broken.object(table.object):
+                return
             self.error(
                 self.doc.node((*path, "object")),
                 f"assignment table '{name}' is on unknown object '{table.object}'"

@@ -1,8 +1,10 @@
 """Loading a blueprint: parse -> extends -> schema -> model -> semantic checks.
 
 Every stage collects its problems instead of stopping at the first, so one run
-reports every error of a file. A stage only runs on input the stage before
-accepted: the model is built from schema-valid data only.
+reports every error of a file. The model is built from schema-valid data only:
+when the schema rejects some parts, the rest is built and checked without them
+(:mod:`.partial`), so a schema error at the top of a file does not hide a
+semantic error further down.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from .checks import check_references
 from .compose import merge_documents
 from .errors import BlueprintError, Diagnostic
 from .model import Blueprint, Position
-from .schema import validate_schema
+from .partial import Spot, prune
+from .schema import schema_report
 from .yamlpos import YamlDocument, parse_yaml
 
 #: An extra check run on a blueprint after the built-in ones (the rules package adds rule errors).
@@ -32,6 +35,10 @@ class _Loaded:
     sources: list[str] = field(default_factory=list)
     extends: str | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    #: Where the schema errors among ``diagnostics`` are (the rest of the document is checked).
+    spots: list[Spot] = field(default_factory=list)
+    #: False when ``document`` is not what the file means (its ``extends`` could not be resolved).
+    buildable: bool = True
 
 
 def load_blueprint(path: str | os.PathLike[str], *, extra_checks: Iterable[Check] = ()) -> Blueprint:
@@ -92,20 +99,31 @@ def check_files(
 
 
 def _finish(loaded: _Loaded, extra_checks: Iterable[Check]) -> Blueprint:
-    diagnostics = list(loaded.diagnostics)
+    earlier = list(loaded.diagnostics)
     document = loaded.document
-    if document is None or diagnostics:
-        raise BlueprintError(_ordered(diagnostics, loaded.sources))
-    blueprint = build_model(document, sources=tuple(loaded.sources), extends=loaded.extends)
-    diagnostics = check_references(blueprint, document)
+    if document is None or not loaded.buildable:
+        raise BlueprintError(_ordered(earlier, loaded.sources))
+    checked, broken = prune(document, loaded.spots)
+    if checked is None:
+        raise BlueprintError(_ordered(earlier, loaded.sources))
+    try:
+        blueprint = build_model(checked, sources=tuple(loaded.sources), extends=loaded.extends)
+    except Exception:
+        # Pruned data is schema-valid, so this is a bug; with schema errors to show, show those.
+        if not earlier:
+            raise
+        raise BlueprintError(_ordered(earlier, loaded.sources)) from None
+    diagnostics = check_references(blueprint, checked, broken)
     for check in extra_checks:
         try:
             diagnostics.extend(check(blueprint))
         except Exception:
             # An extra check (rules) may trip over a reference we already reported as broken;
             # our diagnostics explain the problem. On a sound blueprint its failure is a bug: raise.
-            if not diagnostics:
+            if not diagnostics and not earlier:
                 raise
+    # A reference into a part the schema rejected is explained by the schema error already.
+    diagnostics = earlier + [d for d in diagnostics if not broken.explains(d.message)]
     if diagnostics:
         raise BlueprintError(_ordered(diagnostics, loaded.sources))
     return blueprint
@@ -137,27 +155,28 @@ def _load(
     data = document.data
     extends = data.get("extends") if isinstance(data, dict) else None
     if not isinstance(extends, str) or not extends:
-        return _Loaded(document, [shown], diagnostics=diagnostics + validate_schema(document))
+        schema, spots = schema_report(document)
+        return _Loaded(document, [shown], diagnostics=diagnostics + schema, spots=spots)
     position = document.text(("extends",))
     if directory is None:
         diagnostics.append(Diagnostic(position, "cannot resolve 'extends' without a base directory"))
-        return _Loaded(document, [shown], diagnostics=diagnostics)
+        return _Loaded(document, [shown], diagnostics=diagnostics, buildable=False)
     target = (directory / extends).resolve()
     base_shown = os.path.normpath(os.path.join(shown_dir, extends))
     if any(target == resolved for resolved, _ in chain):
         cycle = " -> ".join([*(name for _, name in chain), base_shown])
         diagnostics.append(Diagnostic(position, f"extends cycle: {cycle}"))
-        return _Loaded(document, [shown], diagnostics=diagnostics)
+        return _Loaded(document, [shown], diagnostics=diagnostics, buildable=False)
     try:
         base_text = target.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         diagnostics.append(Diagnostic(position, f"extended file '{extends}' is not UTF-8 text"))
-        return _Loaded(document, [shown], diagnostics=diagnostics)
+        return _Loaded(document, [shown], diagnostics=diagnostics, buildable=False)
     except OSError:
         diagnostics.append(
             Diagnostic(position, f"extended file '{extends}' not found (looked for {base_shown})")
         )
-        return _Loaded(document, [shown], diagnostics=diagnostics)
+        return _Loaded(document, [shown], diagnostics=diagnostics, buildable=False)
     base = _load(
         base_text, base_shown, target.parent, (*chain, (target, base_shown)), os.path.dirname(base_shown)
     )
@@ -165,10 +184,11 @@ def _load(
         # The extended file must be valid on its own before anything is merged onto it.
         return _Loaded(None, [*base.sources, shown], diagnostics=base.diagnostics + diagnostics)
     merged, conflicts = merge_documents(base.document, document)
-    diagnostics += conflicts + validate_schema(merged)
+    schema, spots = schema_report(merged)
     return _Loaded(
         merged,
         [*base.sources, shown],
         extends=base.document.data.get("blueprint"),
-        diagnostics=diagnostics,
+        diagnostics=diagnostics + conflicts + schema,
+        spots=spots,
     )

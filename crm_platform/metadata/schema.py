@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from .errors import Diagnostic
+from .partial import Spot
 from .suggest import did_you_mean
 from .yamlpos import Path, YamlDocument
 
@@ -69,11 +70,23 @@ def _validator() -> Draft202012Validator:
 
 def validate_schema(document: YamlDocument) -> list[Diagnostic]:
     """Every schema violation of ``document``, in file order, as plain-words diagnostics."""
+    return schema_report(document)[0]
+
+
+def schema_report(document: YamlDocument) -> tuple[list[Diagnostic], list[Spot]]:
+    """:func:`validate_schema`'s diagnostics and the spots they are about (for :func:`.partial.prune`)."""
     diagnostics: list[Diagnostic] = []
+    spots: list[Spot] = []
     for error in _validator().iter_errors(document.data):
         diagnostics.extend(_explain(error, document))
+        path: Path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = error.schema.get("properties", {})
+            spots.extend(Spot((*path, key), unknown_key=True) for key in error.instance if key not in known)
+        else:
+            spots.append(Spot(path))
     unique = {(d.position.line, d.position.column, d.message): d for d in diagnostics}
-    return sorted(unique.values(), key=lambda d: (d.position.line, d.position.column))
+    return sorted(unique.values(), key=lambda d: (d.position.line, d.position.column)), spots
 
 
 def show(value: Any) -> str:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from .automation import AssignmentTable, RuleSource, Template, Webhook
-from .fields import Label
+from .fields import FieldType, Label
 from .objects import ObjectDef
 from .permissions import Grant
-from .process import Approval, Conversion
+from .process import Approval, Conversion, RollupKind
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,22 @@ class Blueprint:
     @property
     def object_names(self) -> tuple[str, ...]:
         return tuple(o.name for o in self.objects)
+
+    def rollup_type(self, object: str, name: str) -> FieldType | None:
+        """The value type of roll-up ``name`` of ``object``.
+
+        ``count`` is an integer; ``sum``, ``min`` and ``max`` have the type of the child field they
+        fold (a formula's result type). ``None`` when the roll-up or its child field is unknown.
+        """
+        if not self.has_object(object) or not self.object(object).has_rollup(name):
+            return None
+        rollup = self.object(object).rollup(name)
+        if rollup.kind is RollupKind.COUNT:
+            return FieldType.INTEGER
+        if rollup.field is None or not self.has_object(rollup.child):
+            return None
+        child = self.object(rollup.child)
+        return child.field(rollup.field).value_type if child.has_field(rollup.field) else None
 
     def approval(self, name: str) -> Approval:
         for approval in self.approvals:
