@@ -12,13 +12,26 @@ from hypothesis import strategies as st
 from crm_platform.metadata import (
     RESERVED_OBJECT_NAMES,
     SYSTEM_COLUMNS,
+    ActionLines,
     Blueprint,
     Choice,
+    Conversion,
+    ConversionTarget,
+    DuplicateKey,
+    DuplicateRules,
+    ExistingPolicy,
     Field,
+    FieldMap,
     FieldRoles,
     FieldType,
+    FieldValue,
     Label,
+    MatchKind,
+    ObjectAction,
     ObjectDef,
+    Outcome,
+    Rollup,
+    RollupKind,
     RuleSource,
     Stage,
     dump_blueprint,
@@ -27,6 +40,7 @@ from crm_platform.metadata import (
 )
 
 GOOD = Path(__file__).parent / "blueprints" / "good"
+SHIPPED = Path(__file__).parent.parent / "blueprints"
 
 
 def round_trip(blueprint: Blueprint) -> Blueprint:
@@ -165,4 +179,152 @@ def blueprints(draw: st.DrawFn) -> Blueprint:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(blueprints())
 def test_generated_blueprints_round_trip(blueprint: Blueprint) -> None:
+    assert round_trip(blueprint) == blueprint
+
+
+# -- the process declarations -------------------------------------------------------------------
+
+
+def test_process_blueprints_round_trip() -> None:
+    for path in (GOOD / "process.yaml", GOOD / "shop_process.yaml"):
+        original = load_blueprint(path)
+        assert round_trip(original) == original
+
+
+def test_shipped_blueprints_round_trip() -> None:
+    for name in ("b2b_sales.yaml", "after_sales.yaml"):
+        original = load_blueprint(SHIPPED / name)
+        loaded = load_blueprint_text(dump_blueprint(original), "dumped.yaml")
+        assert dataclasses.replace(loaded, extends=original.extends, sources=original.sources) == original
+
+
+def test_declared_absent_role_is_written_as_null() -> None:
+    obj = ObjectDef(
+        "deal", "name", (Field("name", FieldType.TEXT), Field("price", FieldType.MONEY)), roles=FieldRoles()
+    )
+    text = dump_blueprint(Blueprint(name="x", version=1, objects=(obj,)))
+    assert "    amount_field: null\n" in text
+    assert round_trip(Blueprint(name="x", version=1, objects=(obj,))).object("deal").roles == FieldRoles()
+
+
+_PROCESS_NAMES = names.filter(lambda n: not n.startswith(("ru_", "act_")) and n != "stage")
+
+
+@st.composite
+def process_object(draw: st.DrawFn, object_name: str, match: MatchKind, keyed: bool) -> ObjectDef:
+    """A generated object with roles, card, pool, a pipeline with gates, roll-ups, an action, duplicates."""
+    extra = draw(st.lists(_PROCESS_NAMES, max_size=5, unique=True))
+    object_fields = [Field("name", FieldType.TEXT, required=True)]
+    object_fields += [draw(fields(n, object_name)) for n in extra]
+    of_type = {t: [f.name for f in object_fields if f.type is t] for t in FieldType}
+    pipeline = draw(st.booleans())
+    stages: tuple[Stage, ...] = ()
+    if pipeline:
+        object_fields.append(Field("stage", FieldType.STAGE))
+        stages = (
+            Stage("open"),
+            Stage("close", from_stages=draw(st.sampled_from([(), ("open",)]))),
+            Stage("lost", outcome=Outcome.LOST, reason=draw(st.none() | st.just("name"))),
+        )
+    roles = FieldRoles(
+        amount=draw(st.sampled_from([None, *of_type[FieldType.MONEY]])),
+        party=draw(st.sampled_from([None, *of_type[FieldType.LOOKUP]])),
+        tags=draw(st.sampled_from([None, *of_type[FieldType.MULTI_CHOICE]])),
+        role=draw(st.sampled_from([None, *of_type[FieldType.CHOICE]])),
+        subtitle=draw(st.sampled_from([None, "name"])),
+        card=tuple(
+            draw(st.lists(st.sampled_from([*(f.name for f in object_fields), "owner_id"]), unique=True))
+        ),
+    )
+    pool = ()
+    if of_type[FieldType.CHOICE]:
+        field = next(f for f in object_fields if f.name == of_type[FieldType.CHOICE][0])
+        pool = (FieldValue(field.name, draw(st.sampled_from([None, *field.choice_names]))),)
+    rollups: list[Rollup] = []
+    actions: list[ObjectAction] = []
+    lookups = of_type[FieldType.LOOKUP]
+    if lookups:
+        # Generated lookups point at their own object: a record's children are records of its kind.
+        via = lookups[0]
+        rollups.append(
+            Rollup(
+                "ru_count", RollupKind.COUNT, object_name, None, via, draw(st.none() | st.just('name != ""'))
+            )
+        )
+        for money in of_type[FieldType.MONEY][:1]:
+            rollups.append(Rollup("ru_sum", RollupKind.SUM, object_name, money, via, label=draw(labels)))
+        lines = draw(st.none() | st.just(ActionLines(object_name, object_name, no_copy=("name",))))
+        actions.append(
+            ObjectAction(
+                "act_copy",
+                object_name,
+                object_name,
+                label=draw(labels),
+                map=(FieldMap("name", "name"),),
+                no_copy=tuple(draw(st.lists(st.sampled_from(extra), unique=True))) if extra else (),
+                lines=lines,
+                when=draw(st.none() | st.just('name != ""')),
+            )
+        )
+    duplicates = None
+    if keyed:
+        duplicates = DuplicateRules((DuplicateKey("name", match),))
+    return ObjectDef(
+        object_name,
+        "name",
+        tuple(object_fields),
+        stages=stages,
+        roles=roles,
+        pool=pool,
+        actions=tuple(actions),
+        rollups=tuple(rollups),
+        duplicates=duplicates,
+    )
+
+
+@st.composite
+def process_blueprints(draw: st.DrawFn) -> Blueprint:
+    match = draw(st.sampled_from([MatchKind.EXACT, MatchKind.COMPANY_NAME]))
+    keyed = draw(st.booleans())
+    object_names = draw(st.lists(names, min_size=1, max_size=3, unique=True))
+    objects = [draw(process_object(n, match, keyed)) for n in object_names]
+    if keyed:
+        # Objects with duplicate rules compare with each other (they share the match kind).
+        objects = [
+            dataclasses.replace(
+                o,
+                duplicates=DuplicateRules(
+                    o.duplicates.keys,  # type: ignore[union-attr]
+                    tuple(n for n in object_names if n != o.name and draw(st.booleans())),
+                ),
+            )
+            for o in objects
+        ]
+    conversions: tuple[Conversion, ...] = ()
+    if len(objects) > 1:
+        targets = tuple(
+            ConversionTarget(
+                o.name,
+                map=(FieldMap("name", "name"),),
+                optional=draw(st.booleans()),
+                existing=ExistingPolicy.DUPLICATES if keyed and draw(st.booleans()) else ExistingPolicy.NEVER,
+            )
+            for o in objects[1:]
+        )
+        conversions = (
+            Conversion(
+                "convert",
+                objects[0].name,
+                targets,
+                label=draw(labels),
+                mark=objects[0].pool,
+                open=draw(st.sampled_from([None, *(t.object for t in targets)])),
+            ),
+        )
+    return Blueprint(name=draw(names), version=1, objects=tuple(objects), conversions=conversions)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(process_blueprints())
+def test_generated_process_blueprints_round_trip(blueprint: Blueprint) -> None:
     assert round_trip(blueprint) == blueprint
