@@ -45,7 +45,7 @@ from crm_platform.metadata.model import (
 )
 from crm_platform.metadata.suggest import did_you_mean
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.approvals import escalation as approval_escalation
+from crm_platform.runtime.approvals.escalation import Escalator
 from crm_platform.runtime.approvals.flow import (
     ApprovalAction,
     ApprovalEvent,
@@ -109,6 +109,7 @@ class ApprovalService:
         self.store = ApprovalStore(approval_tables_of(tables.metadata))
         self.chart = ApproverChart(tables.users)
         self.steps = StepRunner(blueprint, records, inbox, self.store, self.chart)
+        self.escalator = Escalator(self.store, self.steps, self.chart, inbox)
         self._remove_guard: Callable[[], None] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -378,37 +379,7 @@ class ApprovalService:
                     f"user {to_user_id} submitted approval request {request_id} or owns its record "
                     "and may not decide it"
                 )
-            self.store.close_slot(conn, request_id, actor.user_id, SlotStatus.DELEGATED, now)
-            self.store.add_slots(
-                conn,
-                request_id,
-                step=request.step_index,
-                level=request.level,
-                users=[to_user_id],
-                now=now,
-                escalate_at=self.steps.escalate_at(request.step, now),
-                via_user_id=actor.user_id,
-            )
-            self.store.add_decision(
-                conn,
-                request,
-                ApprovalAction.DELEGATE,
-                now=now,
-                user_id=actor.user_id,
-                step=request.step_index,
-                level=request.level,
-                to_user_id=to_user_id,
-                comment=comment,
-            )
-            self.inbox.notify(
-                [to_user_id],
-                f"Approval needed: {self.chart.name(conn, actor.user_id)} handed you "
-                f"{self.steps.label(request)} of "
-                f"{self.steps.title(request.object, record)} ({request.describe_step()})",
-                object=request.object,
-                record_id=request.record_id,
-                connection=conn,
-            )
+            self.escalator.delegate(conn, request, record, actor.user_id, to_user_id, comment, now)
             return self.store.load(conn, request_id)
 
     def cancel(
@@ -453,7 +424,7 @@ class ApprovalService:
         reminder). Called by the worker/scheduler; safe to run from several at once.
         """
         with self._write(connection) as conn:
-            return approval_escalation.escalate_due(self, conn, now or self._now())
+            return self.escalator.escalate_due(conn, now or self._now())
 
     def reassign_user(
         self, from_user_id: int, to_user_id: int, *, connection: sa.Connection | None = None
@@ -463,7 +434,7 @@ class ApprovalService:
         (they submitted it or own its record), their nearest eligible manager gets it.
         """
         with self._write(connection) as conn:
-            return approval_escalation.reassign_user(self, conn, from_user_id, to_user_id, self._now())
+            return self.escalator.reassign_user(conn, from_user_id, to_user_id, self._now())
 
     def transfer_hook(
         self, connection: sa.Connection, from_user_id: int, to_user_id: int, _now: dt.datetime
