@@ -1,141 +1,48 @@
-"""Duplicate detection at capture and import: same e-mail, same phone, or same company name.
+"""Duplicate detection as the blueprint declares it (``duplicates: {keys, compare_with}``).
 
-Values are normalised before they are compared: e-mails trimmed and
-lower-cased; phones reduced to their digits (a leading ``+86``/``0086``
-dropped); company names lower-cased, NFKC-folded, legal suffixes such as
-有限公司, "Co., Ltd." or "Inc." removed, then punctuation and spaces removed
-("ACME Co., Ltd." and "acme" are the same company). The normalised keys of
-every live record are kept in ``crm_match_keys`` by :class:`MatchKeyIndexer`
-(a record-event handler), so a check is one indexed query however many
-records there are, and an import batch is checked in one query too.
+The values of a record of ``object`` are normalised under ``object``'s declared
+keys (:mod:`.normalize`) and looked up in ``crm_match_keys`` (:mod:`.index`)
+among live records of ``object`` itself and of the objects in
+``compare_with``: two records match when they share a ``(match kind,
+normalised value)`` pair, so a lead's company (``company_name``) finds an
+account whose name is the same company, and a lead's e-mail a contact's. An
+object without ``duplicates:`` is never checked. A check is one indexed query,
+and so is a whole import batch (:meth:`DuplicateFinder.find_many`).
 
-A match never refuses a write: it is a warning listing the records found,
-for the user to merge (:mod:`.merge`) or ignore.
+A match never refuses a write: it is a warning listing the records found, for
+the user to merge (:mod:`.merge`) or ignore. What a user is shown goes through
+the record service's read scope (:meth:`DuplicateFinder.visible`): a match the
+user may not read, or one found only through a field hidden from them, is left out.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
-from crm_platform.metadata.model import Blueprint, FieldType
-from crm_platform.runtime.events import EventKind, RecordEvent
+from crm_platform.metadata.model import Condition, FilterOp, MatchKind
+from crm_platform.runtime.actors import Actor
+from crm_platform.runtime.matching.index import record_keys
 from crm_platform.runtime.records.service import RecordService
 from crm_platform.runtime.storage.db import transaction
 from crm_platform.runtime.storage.process_tables import MATCH_KEYS
 
-EMAIL, PHONE, COMPANY = "email", "phone", "company"
-_KIND_WORDS = {EMAIL: "e-mail", PHONE: "phone", COMPANY: "company name"}
-_LEGAL_SUFFIXES = (
-    "股份有限公司",
-    "有限责任公司",
-    "有限公司",
-    "集团",
-    "公司",
-    "co ltd",
-    "co limited",
-    "company limited",
-    "limited",
-    "ltd",
-    "incorporated",
-    "inc",
-    "corporation",
-    "corp",
-    "llc",
-    "gmbh",
-    "plc",
-    "company",
-    "co",
-)
-_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def normalize_email(value: str) -> str:
-    """``" Ana@Example.COM "`` -> ``"ana@example.com"``."""
-    return value.strip().lower()
-
-
-def normalize_phone(value: str) -> str:
-    """Digits only, without China's country code: ``"+86 138-0013-8000"`` -> ``"13800138000"``."""
-    digits = "".join(ch for ch in value if ch.isdigit())
-    if digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return digits
-
-
-def normalize_company(value: str) -> str:
-    """``"ACME Co., Ltd."`` and ``"Acme 有限公司"`` -> ``"acme"``."""
-    text = unicodedata.normalize("NFKC", value).lower()
-    words = _NON_WORD.sub(" ", text).strip()
-    changed = True
-    while changed and words:
-        changed = False
-        for suffix in _LEGAL_SUFFIXES:
-            if words.endswith(suffix) and len(words) > len(suffix):
-                before = words[: -len(suffix)]
-                # A Latin suffix must be a whole word ("inc", not the end of "zinc").
-                if suffix.isascii() and before and not before.endswith(" "):
-                    continue
-                words = before.strip()
-                changed = True
-                break
-    return words.replace(" ", "")
-
-
-_NORMALIZERS = {EMAIL: normalize_email, PHONE: normalize_phone, COMPANY: normalize_company}
-
-
-@dataclass(frozen=True)
-class DuplicateRules:
-    """Which fields are compared, and which other objects a new record is compared with."""
-
-    #: object -> fields holding a company name (default: fields named ``company``, and account's title).
-    company_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    #: object -> other objects searched too (default: a lead is also compared with accounts and contacts).
-    related: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: {"lead": ("account", "contact"), "account": ("lead",), "contact": ("lead",)}
-    )
-
-
-def key_fields(blueprint: Blueprint, object: str, rules: DuplicateRules) -> list[tuple[str, str]]:
-    """``(kind, field)`` pairs compared for ``object``: e-mail and phone fields, company fields."""
-    obj = blueprint.object(object)
-    pairs = [(EMAIL, f.name) for f in obj.fields if f.type is FieldType.EMAIL]
-    pairs += [(PHONE, f.name) for f in obj.fields if f.type is FieldType.PHONE]
-    if object in rules.company_fields:
-        companies = rules.company_fields[object]
-    else:
-        companies = tuple(n for n in ("company",) if obj.has_field(n))
-        if object == "account":
-            companies += (obj.title,)
-    pairs += [(COMPANY, name) for name in companies]
-    return pairs
-
-
-def record_keys(
-    blueprint: Blueprint, object: str, values: Mapping[str, Any], rules: DuplicateRules
-) -> list[tuple[str, str, str]]:
-    """``(kind, field, normalised value)`` of ``values``; empty values give no key."""
-    keys = []
-    for kind, name in key_fields(blueprint, object, rules):
-        raw = values.get(name)
-        if isinstance(raw, str) and raw.strip():
-            value = _NORMALIZERS[kind](raw)
-            if value:
-                keys.append((kind, name, value[:320]))
-    return keys
+_KIND_WORDS = {
+    MatchKind.EMAIL.value: "e-mail",
+    MatchKind.PHONE.value: "phone",
+    MatchKind.COMPANY_NAME.value: "company name",
+    MatchKind.EXACT.value: "value",
+}
+#: Matches a single check reports at most (a common name must not list thousands).
+MAX_MATCHES = 20
 
 
 @dataclass(frozen=True)
 class Reason:
-    """Why two records look alike: the kind of key, the matching field, the normalised value."""
+    """Why two records look alike: the match kind, the matching field of the found record, the value."""
 
     kind: str
     field: str
@@ -160,82 +67,47 @@ class DuplicateMatch:
             if self.row is not None
             else f"{self.object} {self.record_id} '{self.title}'"
         )
-        why = ", ".join(f"same {_KIND_WORDS[r.kind]} {r.value}" for r in self.reasons)
+        why = ", ".join(f"same {_KIND_WORDS.get(r.kind, r.kind)} {r.value}" for r in self.reasons)
         return f"{what} ({why})"
 
 
+@dataclass(frozen=True)
+class VisibleMatch:
+    """A match as a reader may see it: the record as the service shows it to them, the matching fields."""
+
+    object: str
+    record: Mapping[str, Any]
+    #: The found record's matching fields the reader may see, in declaration order.
+    fields: tuple[str, ...]
+
+
 def warning(matches: Sequence[DuplicateMatch]) -> str | None:
-    """The message a user sees, or ``None`` without matches."""
+    """The message of an import's error file, or ``None`` without matches."""
     if not matches:
         return None
     return "Possible duplicate of " + "; ".join(match.describe() for match in matches)
 
 
-class MatchKeyIndexer:
-    """Keeps ``crm_match_keys`` in step with record events (subscribe it to the service's bus)."""
-
-    def __init__(self, service: RecordService, rules: DuplicateRules | None = None) -> None:
-        self.service = service
-        self.rules = rules or DuplicateRules()
-        self.table = service.tables.metadata.tables[MATCH_KEYS]
-        self._fields = {
-            obj.name: {name for _kind, name in key_fields(service.blueprint, obj.name, self.rules)}
-            for obj in service.blueprint.objects
-        }
-
-    def __call__(self, event: RecordEvent) -> None:
-        watched = self._fields.get(event.object)
-        if not watched:
-            return
-        if event.kind is EventKind.UPDATED and not (event.changed & watched):
-            return
-        table = self.table
-        event.connection.execute(
-            table.delete().where(table.c.object == event.object, table.c.record_id == event.record_id)
-        )
-        if event.kind is not EventKind.DELETED and event.after is not None:
-            self._insert(event.connection, event.object, event.record_id, event.after)
-
-    def _insert(self, conn: sa.Connection, object: str, record_id: int, values: Mapping[str, Any]) -> None:
-        rows = [
-            {"object": object, "record_id": record_id, "kind": kind, "field": name, "value": value}
-            for kind, name, value in dict.fromkeys(
-                record_keys(self.service.blueprint, object, values, self.rules)
-            )
-        ]
-        if rows:
-            conn.execute(self.table.insert(), rows)
-
-    def reindex(self, object: str, *, connection: sa.Connection | None = None, batch: int = 500) -> int:
-        """Rebuild the keys of every live record of ``object``; returns how many records were indexed."""
-        table = self.service.tables.object(object)
-        names = sorted(self._fields.get(object, ()))
-        count = 0
-        with transaction(self.service.engine, connection) as conn:
-            conn.execute(self.table.delete().where(self.table.c.object == object))
-            if not names:
-                return 0
-            result = conn.execute(
-                sa.select(table.c.id, *(table.c[n] for n in names)).where(table.c.deleted_at.is_(None))
-            )
-            while rows := result.fetchmany(batch):
-                for row in rows:
-                    self._insert(conn, object, row.id, row._mapping)
-                    count += 1
-        return count
-
-
 class DuplicateFinder:
     """Finds records that look like given values, through ``crm_match_keys``."""
 
-    def __init__(self, service: RecordService, rules: DuplicateRules | None = None) -> None:
+    def __init__(self, service: RecordService) -> None:
         self.service = service
-        self.rules = rules or DuplicateRules()
         self.table = service.tables.metadata.tables[MATCH_KEYS]
 
-    def _scope(self, object: str) -> tuple[str, ...]:
-        related = self.rules.related.get(object, ())
-        return (object, *(name for name in related if self.service.blueprint.has_object(name)))
+    def checks(self, object: str) -> bool:
+        """Whether ``object`` declares duplicate keys (only then is it ever checked)."""
+        blueprint = self.service.blueprint
+        return blueprint.has_object(object) and blueprint.object(object).duplicates is not None
+
+    def scope(self, object: str) -> tuple[str, ...]:
+        """The objects a record of ``object`` is compared with: itself, then ``compare_with``."""
+        if not self.checks(object):
+            return ()
+        rules = self.service.blueprint.object(object).duplicates
+        assert rules is not None
+        others = (name for name in rules.compare_with if self.service.blueprint.has_object(name))
+        return tuple(dict.fromkeys((object, *others)))
 
     def find(
         self,
@@ -245,9 +117,9 @@ class DuplicateFinder:
         exclude_id: int | None = None,
         connection: sa.Connection | None = None,
     ) -> list[DuplicateMatch]:
-        """Live records of ``object`` (and its related objects) sharing a key with ``values``."""
+        """Live records of ``object`` and its ``compare_with`` objects sharing a key with ``values``."""
         found = self.find_many(object, [values], exclude_ids=[exclude_id], connection=connection)
-        return found.get(0, [])
+        return found.get(0, [])[:MAX_MATCHES]
 
     def of_record(
         self, object: str, record: Mapping[str, Any], *, connection: sa.Connection | None = None
@@ -264,17 +136,19 @@ class DuplicateFinder:
         connection: sa.Connection | None = None,
     ) -> dict[int, list[DuplicateMatch]]:
         """For an import batch: row index -> matches among stored records and earlier rows of the batch."""
+        scope = self.scope(object)
+        if not scope:
+            return {}
         blueprint = self.service.blueprint
-        keyed = [dict.fromkeys(record_keys(blueprint, object, row, self.rules)) for row in rows]
+        keyed = [record_keys(blueprint, object, row) for row in rows]
         wanted = {(kind, value) for keys in keyed for kind, _f, value in keys}
-        result: dict[int, list[DuplicateMatch]] = {}
-        stored, titles = self._stored(self._scope(object), wanted, connection) if wanted else ({}, {})
+        stored, titles = self._stored(scope, wanted, connection) if wanted else ({}, {})
         excluded = list(exclude_ids or [])
         first_seen: dict[tuple[str, str], int] = {}
+        result: dict[int, list[DuplicateMatch]] = {}
         for index, keys in enumerate(keyed):
-            skip = (
-                (object, excluded[index]) if index < len(excluded) and excluded[index] is not None else None
-            )
+            own = excluded[index] if index < len(excluded) else None
+            skip = (object, own) if own is not None else None
             per_record: dict[tuple[str, int], list[Reason]] = {}
             earlier: dict[int, list[Reason]] = {}
             for kind, name, value in keys:
@@ -285,24 +159,61 @@ class DuplicateFinder:
                 seen = first_seen.setdefault((kind, value), index)
                 if seen != index:
                     earlier.setdefault(seen, []).append(Reason(kind, name, value))
+            # Own object first, then compare_with in declared order; by id within an object.
+            order = {name: position for position, name in enumerate(scope)}
             matches = [
                 DuplicateMatch(o, i, titles[(o, i)], tuple(dict.fromkeys(reasons)))
-                for (o, i), reasons in sorted(per_record.items())
+                for (o, i), reasons in sorted(
+                    per_record.items(), key=lambda item: (order[item[0][0]], item[0][1])
+                )
             ]
             matches += [
-                DuplicateMatch(object, None, None, tuple(reasons), row=row)
+                DuplicateMatch(object, None, None, tuple(dict.fromkeys(reasons)), row=row)
                 for row, reasons in sorted(earlier.items())
             ]
             if matches:
                 result[index] = matches
         return result
 
+    def visible(
+        self, matches: Iterable[DuplicateMatch], *, actor: Actor, connection: sa.Connection | None = None
+    ) -> list[VisibleMatch]:
+        """The stored matches ``actor`` may read, each read through the record service's scope.
+
+        A reason on a field hidden from ``actor`` is dropped (it would tell them
+        the hidden value), and a match left without a reason is dropped too.
+        """
+        wanted: dict[str, dict[int, DuplicateMatch]] = {}
+        for match in matches:
+            if match.record_id is not None:
+                wanted.setdefault(match.object, {})[match.record_id] = match
+        shown: list[VisibleMatch] = []
+        with transaction(self.service.engine, connection) as conn:
+            for object, by_id in wanted.items():
+                access = self.service.access(object, actor=actor, connection=conn)
+                page = self.service.list(
+                    object,
+                    actor=actor,
+                    filters=[Condition("id", FilterOp.IN, sorted(by_id))],
+                    sort="id",
+                    limit=len(by_id),
+                    connection=conn,
+                )
+                for record in page.records:
+                    reasons = by_id[int(record["id"])].reasons
+                    fields = tuple(
+                        dict.fromkeys(r.field for r in reasons if r.field not in access.rules.hidden)
+                    )
+                    if fields:
+                        shown.append(VisibleMatch(object, record, fields))
+        return shown
+
     def _stored(
         self, scope: tuple[str, ...], wanted: set[tuple[str, str]], connection: sa.Connection | None
     ) -> tuple[dict[tuple[str, str], list[tuple[tuple[str, int], str]]], dict[tuple[str, int], str | None]]:
         table = self.table
         by_kind: dict[str, list[str]] = {}
-        for kind, value in wanted:
+        for kind, value in sorted(wanted):
             by_kind.setdefault(kind, []).append(value)
         query = sa.select(table).where(
             table.c.object.in_(scope),
@@ -324,6 +235,7 @@ class DuplicateFinder:
     def _load_titles(
         self, conn: sa.Connection, ids: Iterable[tuple[str, int]]
     ) -> dict[tuple[str, int], str | None]:
+        """Titles of the live records among ``ids`` (one query per object with hits)."""
         by_object: dict[str, list[int]] = {}
         for object, record_id in ids:
             by_object.setdefault(object, []).append(record_id)
@@ -331,9 +243,10 @@ class DuplicateFinder:
         for object, record_ids in by_object.items():
             obj = self.service.blueprint.object(object)
             table = self.service.tables.object(object)
-            query = sa.select(table.c.id, table.c[obj.title]).where(
-                table.c.id.in_(record_ids), table.c.deleted_at.is_(None)
+            title = table.c.get(obj.title, table.c.id)
+            query = sa.select(table.c.id, title).where(
+                table.c.id.in_(sorted(record_ids)), table.c.deleted_at.is_(None)
             )
             for row in conn.execute(query):
-                titles[(object, row.id)] = None if row[1] is None else str(row[1])
+                titles[(object, int(row[0]))] = None if row[1] is None else str(row[1])
         return titles

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from crm_platform.runtime.matching.finder import DuplicateFinder, DuplicateRules, MatchKeyIndexer
+from crm_platform.runtime.matching.finder import DuplicateFinder
+from crm_platform.runtime.matching.index import MatchKeyIndexer
 from crm_platform.runtime.messaging.inbox import Inbox
 from crm_platform.runtime.people.orgchart import OrgChart
 from crm_platform.runtime.people.transfer import TransferHook, TransferResult, transfer_work
@@ -57,7 +58,6 @@ def install_sales_process(
     service: RecordService,
     *,
     inbox: Inbox | None = None,
-    duplicate_rules: DuplicateRules | None = None,
     transfer_hooks: dict[str, TransferHook] | None = None,
 ) -> SalesProcess:
     """Enforce stage entry criteria, keep stage history and duplicate keys, and return the services.
@@ -65,7 +65,7 @@ def install_sales_process(
     ``transfer_hooks`` move further open work when a rep's work is transferred;
     the approvals module's hook for pending steps belongs here once it exists.
     """
-    indexer = MatchKeyIndexer(service, duplicate_rules)
+    indexer = MatchKeyIndexer(service)
     removers = (
         service.add_guard(StageGuard(service)),
         service.events.subscribe(StageHistoryRecorder(service)),
@@ -74,7 +74,7 @@ def install_sales_process(
     return SalesProcess(
         service=service,
         followups=FollowUps(service, inbox),
-        duplicates=DuplicateFinder(service, duplicate_rules),
+        duplicates=DuplicateFinder(service),
         indexer=indexer,
         orgchart=OrgChart(service.engine, service.tables, service.clock),
         transfer_hooks=dict(transfer_hooks or {}),

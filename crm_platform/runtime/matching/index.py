@@ -1,0 +1,102 @@
+"""The duplicate index ``crm_match_keys``: the normalised declared keys of every live record.
+
+Only objects with ``duplicates:`` in the blueprint keep keys, and only for the
+fields their keys name: ``(object, record_id, kind, field, value)`` where
+``kind`` is the key's match kind (``email``, ``phone``, ``company_name``,
+``exact``) and ``value`` its normalised value (:mod:`.normalize`). The
+:class:`MatchKeyIndexer` is a record-event handler: it rewrites a record's keys
+in the write's own transaction when the record is created, restored, deleted,
+or when an update changes a key field. A duplicate check is then one indexed
+query on ``(kind, value)``, whatever the normalisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from crm_platform.metadata.model import Blueprint, DuplicateKey
+from crm_platform.runtime.events import EventKind, RecordEvent
+from crm_platform.runtime.matching.normalize import normalize
+from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.db import transaction
+from crm_platform.runtime.storage.process_tables import MATCH_KEYS
+
+
+def declared_keys(blueprint: Blueprint, object: str) -> tuple[DuplicateKey, ...]:
+    """The duplicate keys ``object`` declares (none without ``duplicates:``)."""
+    if not blueprint.has_object(object):
+        return ()
+    rules = blueprint.object(object).duplicates
+    return rules.keys if rules is not None else ()
+
+
+def record_keys(blueprint: Blueprint, object: str, values: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """``(kind, field, normalised value)`` of ``values`` under ``object``'s declared keys.
+
+    Empty values, and fields not in ``values``, give no key; a repeated key is listed once.
+    """
+    keys: dict[tuple[str, str, str], None] = {}
+    for key in declared_keys(blueprint, object):
+        value = normalize(key.match, values.get(key.field), country=key.country)
+        if value is not None:
+            keys[(key.match.value, key.field, value)] = None
+    return list(keys)
+
+
+class MatchKeyIndexer:
+    """Keeps ``crm_match_keys`` in step with record events (subscribe it to the service's bus)."""
+
+    def __init__(self, service: RecordService) -> None:
+        self.service = service
+        self.table = service.tables.metadata.tables[MATCH_KEYS]
+        self._fields = {
+            obj.name: frozenset(key.field for key in declared_keys(service.blueprint, obj.name))
+            for obj in service.blueprint.objects
+        }
+
+    def __call__(self, event: RecordEvent) -> None:
+        watched = self._fields.get(event.object)
+        if not watched:
+            return
+        if event.kind is EventKind.UPDATED and not (event.changed & watched):
+            return
+        table = self.table
+        event.connection.execute(
+            table.delete().where(table.c.object == event.object, table.c.record_id == event.record_id)
+        )
+        if event.kind is not EventKind.DELETED and event.after is not None:
+            self._insert(event.connection, [(event.object, event.record_id, event.after)])
+
+    def _insert(self, conn: sa.Connection, records: list[tuple[str, int, Mapping[str, Any]]]) -> None:
+        rows = [
+            {"object": object, "record_id": record_id, "kind": kind, "field": name, "value": value}
+            for object, record_id, values in records
+            for kind, name, value in record_keys(self.service.blueprint, object, values)
+        ]
+        if rows:
+            conn.execute(self.table.insert(), rows)
+
+    def reindex(self, object: str, *, connection: sa.Connection | None = None, batch: int = 500) -> int:
+        """Rebuild the keys of every live record of ``object`` (after ``duplicates:`` changed).
+
+        Returns how many records were read. The values are normalised in Python,
+        so the records are read and their keys written ``batch`` at a time (one
+        multi-row INSERT per batch), never one statement per record.
+        """
+        names = sorted(self._fields.get(object, ()))
+        count = 0
+        with transaction(self.service.engine, connection) as conn:
+            conn.execute(self.table.delete().where(self.table.c.object == object))
+            if not names:
+                return 0
+            table = self.service.tables.object(object)
+            result = conn.execute(
+                sa.select(table.c.id, *(table.c[n] for n in names)).where(table.c.deleted_at.is_(None))
+            )
+            while rows := result.fetchmany(batch):
+                self._insert(conn, [(object, int(row.id), row._mapping) for row in rows])
+                count += len(rows)
+        return count
