@@ -17,14 +17,15 @@ from starlette.staticfiles import StaticFiles
 
 from crm_platform.metadata.model import Blueprint
 from crm_platform.resources import ui_dir
+from crm_platform.runtime.web.api.merge import MergeApi
 from crm_platform.runtime.web.api.openapi.document import OpenApi
 from crm_platform.runtime.web.api.records import InboxApi, RecordApi
 from crm_platform.runtime.web.api.work import WorkApi
 from crm_platform.runtime.web.auth.backend import SessionAuthBackend, on_auth_error
 from crm_platform.runtime.web.auth.login import LoginViews
-from crm_platform.runtime.web.errors import EXCEPTION_HANDLERS
+from crm_platform.runtime.web.handlers import EXCEPTION_HANDLERS
 from crm_platform.runtime.web.middleware import CSRFMiddleware, SecurityHeadersMiddleware
-from crm_platform.runtime.web.screens import Screens, SignInRequired, handle_sign_in_required, screen_routes
+from crm_platform.runtime.web.screens import Screens, screen_routes
 from crm_platform.runtime.web.services import Services
 from crm_platform.runtime.web.settings import WebSettings
 
@@ -44,6 +45,7 @@ def create_app(
     login = LoginViews(templates, services.credentials, services.sessions, services.limiter, settings)
     api_routes = [
         *RecordApi(services).routes,
+        *MergeApi(services).routes,
         *InboxApi(services).routes,
         *WorkApi(services).routes,
         *OpenApi(services.records).routes,
@@ -64,8 +66,7 @@ def create_app(
         ),
         Middleware(CSRFMiddleware),
     ]
-    handlers = {**EXCEPTION_HANDLERS, SignInRequired: handle_sign_in_required}
-    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=dict(EXCEPTION_HANDLERS))
     app.state.services = services
     app.state.settings = settings
     app.state.templates = templates

@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 
 from crm_platform.runtime.web.api.fields import json_response
 from crm_platform.runtime.web.api.inbox import InboxApi
+from crm_platform.runtime.web.api.merge import duplicate_warnings
 from crm_platform.runtime.web.auth.backend import require_principal
 from crm_platform.runtime.web.requests import (
     edited_version,
@@ -68,6 +69,12 @@ class RecordApi:
         body = await json_object(request)
         record = await run_in_threadpool(self.services.records.create, obj.name, body, actor=actor)
         headers = {"Location": f"/api/v1/records/{obj.name}/{record['id']}", **_etag(record)}
+        if self.services.sales.duplicates.checks(obj.name):
+            # Never a refusal: the record is saved, the caller is told what it looks like.
+            warnings = await run_in_threadpool(
+                duplicate_warnings, self.services, obj.name, record, body, actor=actor
+            )
+            return json_response({**record, "warnings": warnings}, 201, headers)
         return json_response(record, 201, headers)
 
     async def get(self, request: Request) -> Response:

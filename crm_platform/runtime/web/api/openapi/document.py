@@ -25,6 +25,7 @@ from crm_platform.metadata.model import Blueprint, Field, FieldType, FilterOp, O
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.records.query import SYSTEM_FIELDS
 from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.web.api.merge import WARNINGS_SCHEMA, merge_paths
 from crm_platform.runtime.web.api.openapi.common import (
     ERROR_SCHEMA,
     ID,
@@ -261,7 +262,7 @@ def object_paths(obj: ObjectDef, hidden: Collection[str] = ()) -> dict[str, Any]
                 "tags": [name],
                 "requestBody": body(ref(f"{name}_input")),
                 "responses": {
-                    "201": ok(ref(name), "Created"),
+                    "201": ok(_created(obj), "Created"),
                     **errors(("415", "Not JSON"), ("422", "Invalid values, keyed by field")),
                 },
             },
@@ -297,6 +298,13 @@ def object_paths(obj: ObjectDef, hidden: Collection[str] = ()) -> dict[str, Any]
     }
 
 
+def _created(obj: ObjectDef) -> dict[str, Any]:
+    """A create answers the record, plus ``warnings`` where the object declares duplicates."""
+    if obj.duplicates is None:
+        return ref(obj.name)
+    return {"allOf": [ref(obj.name), {"type": "object", "properties": {"warnings": WARNINGS_SCHEMA}}]}
+
+
 def openapi_document(
     blueprint: Blueprint, hidden: Mapping[str, Collection[str]] | None = None
 ) -> dict[str, Any]:
@@ -313,6 +321,7 @@ def openapi_document(
         paths.update(object_paths(obj, hidden.get(obj.name, ())))
     paths.update(inbox_paths())
     paths.update(work_paths(blueprint))
+    paths.update(merge_paths(blueprint))
     return {
         "openapi": "3.0.3",
         "info": {
