@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from crm_platform.metadata.expressions import Expression, ExpressionError, parse_expression
 from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef, SortKey
 from crm_platform.metadata.suggest import did_you_mean
-from crm_platform.runtime.errors import ValidationError
+from crm_platform.runtime.errors import QueryError, ValidationError
 from crm_platform.runtime.records.coerce import FieldError, coerce_value, to_utc
 from crm_platform.runtime.records.query import (
     SYSTEM_FIELDS,
@@ -29,7 +29,9 @@ from crm_platform.runtime.records.query import (
     make_bind,
     order_by,
     parse_sort,
+    register_read_fields,
 )
+from crm_platform.runtime.records.rollups import TODAY_PARAM, read_source, read_time_formulas
 from crm_platform.runtime.storage.tables import Tables
 
 #: ``connection.info`` key holding the event depth of writes made on that connection.
@@ -85,32 +87,73 @@ class ObjectPlan:
         self.dialect = dialect
         self.table = tables.object(obj.name)
         self.names = tuple(column.name for column in self.table.c)
-        #: What reads select and writes return: the table's columns, timestamps typed for the dialect.
-        self.columns: list[sa.ColumnElement[Any]] = [
-            sa.type_coerce(column, _SQLiteUtcDateTime()).label(column.name)
-            if dialect == "sqlite" and isinstance(column.type, sa.DateTime)
-            else column
-            for column in self.table.c
-        ]
-        self.select = sa.select(*self.columns)
+        #: What writes return: the table's columns, timestamps typed for the dialect.
+        self.columns = self._typed(self.table)
         self.stage_names = tuple(stage.name for stage in obj.stages)
         self.writable: dict[str, Field] = {"owner_id": SYSTEM_FIELDS["owner_id"]}
         self.writable.update({f.name: f for f in obj.fields if not f.is_computed})
         self.computed = frozenset(f.name for f in obj.fields if f.is_computed)
-        self.audited = ("owner_id", *obj.field_names)
+        #: Formulas naming roll-ups: computed on read (see rollups.py), never written.
+        self.read_time = read_time_formulas(obj)
+        self.audited = ("owner_id", *(n for n in obj.field_names if n not in self.read_time))
         self.unique_fields = tuple(f for f in obj.fields if f.unique)
         self.numbers = tuple(f for f in obj.fields if f.type is FieldType.AUTO_NUMBER)
-        self.formula_order = self._formula_order(obj)
+        self.formula_order = [(f, e) for f, e in self._formula_order(obj) if f.name not in self.read_time]
         self._statements: dict[Any, sa.Select[Any]] = {}
         self._sorts: dict[Any, tuple[SortKey, ...]] = {}
-        self.converters: list[tuple[str, Callable[[Any], Any]]] = []
-        for name in self.names:
-            field = obj.field(name) if obj.has_field(name) else SYSTEM_FIELDS[name]
-            if field.value_type is FieldType.DATETIME and dialect != "sqlite":
+        self.converters = self._converters(self.names)
+        #: Roll-ups: the parent is read from its table joined to its children's grouped sub-selects.
+        self.rollups = read_source(blueprint, obj, tables)
+        #: What reads select from, filter and sort on: the table, or the roll-up view over it.
+        self.source: sa.FromClause = self.table
+        self.read_names, self.read_converters = self.names, self.converters
+        self.python_formulas: tuple[tuple[Field, Expression], ...] = ()
+        self.python_only: frozenset[str] = frozenset()
+        if self.rollups is not None:
+            register_read_fields(obj, self.rollups.fields)
+            self.source = self.rollups.view
+            self.read_names = tuple(column.name for column in self.source.c)
+            self.read_converters = self._converters(self.read_names)
+            self.python_formulas = self.rollups.python_formulas
+            self.python_only = frozenset(f.name for f, _e in self.python_formulas)
+        #: What reads select.
+        self.select = sa.select(*self._typed(self.source))
+
+    def _typed(self, source: sa.FromClause) -> list[sa.ColumnElement[Any]]:
+        return [
+            sa.type_coerce(column, _SQLiteUtcDateTime()).label(column.name)
+            if self.dialect == "sqlite" and isinstance(column.type, sa.DateTime)
+            else column
+            for column in source.c
+        ]
+
+    def _converters(self, names: Iterable[str]) -> list[tuple[str, Callable[[Any], Any]]]:
+        converters: list[tuple[str, Callable[[Any], Any]]] = []
+        for name in names:
+            if self.obj.has_field(name):
+                field = self.obj.field(name)
+            elif name in SYSTEM_FIELDS:
+                field = SYSTEM_FIELDS[name]
+            else:  # a roll-up: typed by its folded column already
+                continue
+            if field.value_type is FieldType.DATETIME and self.dialect != "sqlite":
                 # PostgreSQL hands back datetimes in the session's time zone.
-                self.converters.append((name, _utc_or_none))
+                converters.append((name, _utc_or_none))
             elif field.value_type is FieldType.MULTI_CHOICE:
-                self.converters.append((name, _list_or_empty))
+                converters.append((name, _list_or_empty))
+            elif name in self.read_time:
+                # SQL arithmetic keeps more places than the field's scale (and SQLite answers floats).
+                converters.append((name, self._formula_converter(field)))
+        return converters
+
+    def _formula_converter(self, field: Field) -> Callable[[Any], Any]:
+        def convert(value: Any) -> Any:
+            try:
+                return None if value is None else self._coerce(field, value, validate=False, round_scale=True)
+            except FieldError:
+                return None
+
+        return convert
 
     @staticmethod
     def _formula_order(obj: ObjectDef) -> list[tuple[Field, Expression]]:
@@ -126,13 +169,42 @@ class ObjectPlan:
         return [formulas[name] for name in order]
 
     def to_record(self, row: sa.Row[Any]) -> dict[str, Any]:
-        """A row of :attr:`select` as a record dict."""
+        """A row of :attr:`columns` (what writes return) as a record dict."""
         record = dict(zip(self.names, row, strict=True))
         if not self.converters:
             return record
         for name, convert in self.converters:
             record[name] = convert(record[name])
         return record
+
+    def read_record(self, row: sa.Row[Any]) -> dict[str, Any]:
+        """A row of :attr:`select` (what reads return, roll-ups included) as a record dict."""
+        if self.rollups is None:
+            return self.to_record(row)
+        record = dict(zip(self.read_names, row, strict=True))
+        for name, convert in self.read_converters:
+            record[name] = convert(record[name])
+        if self.python_formulas:
+            now = dt.datetime.now(dt.UTC)
+            for field, expression in self.python_formulas:
+                try:
+                    raw = expression.evaluate(record, today=now.date(), now=now)
+                    record[field.name] = self._coerce(field, raw, validate=False, round_scale=True)
+                except (ExpressionError, FieldError):
+                    record[field.name] = None
+        return record
+
+    def read_params(self, today: dt.date) -> dict[str, Any]:
+        """The parameters every read statement needs besides filter values (the date of ``today()``)."""
+        if self.rollups is not None and self.rollups.uses_today:
+            return {TODAY_PARAM: today}
+        return {}
+
+    def check_queryable(self, names: Iterable[str]) -> None:
+        """Refuse filtering or sorting by a formula over roll-ups that is computed in Python."""
+        for name in names:
+            if name in self.python_only:
+                raise QueryError(name, f"'{name}' is computed when read and cannot be filtered or sorted by")
 
     # -- lists --------------------------------------------------------------------------------------
 
@@ -192,7 +264,7 @@ class ObjectPlan:
         deleted: bool,
         limit: int,
     ) -> sa.Select[Any]:
-        table = self.table
+        table = self.source
         where = [table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)]
         for i, prepared in enumerate(filters):
             binds = [
@@ -226,6 +298,9 @@ class ObjectPlan:
             if field is None:
                 if name in PLATFORM_COLUMNS:
                     errors[name] = f"'{name}' is set by the platform and cannot be written"
+                elif self.rollups is not None and name in self.rollups.fields:
+                    rollup = self.obj.rollup(name)
+                    errors[name] = f"'{name}' is a roll-up of {rollup.child} records and cannot be written"
                 elif name in self.computed:
                     errors[name] = f"'{name}' is computed by the platform and cannot be written"
                 else:

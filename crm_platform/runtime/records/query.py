@@ -16,7 +16,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Collection, Iterable, Sequence
+import weakref
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,10 +43,37 @@ SYSTEM_FIELDS: dict[str, Field] = {
 _OPS = {op.value: op for op in FilterOp}
 _UNORDERED = frozenset({FieldType.BOOLEAN, FieldType.MULTI_CHOICE})
 _MAX_IN = 1000
+#: ``id(obj)`` -> the read-only fields (roll-ups) of that object, typed from its blueprint.
+_READ_FIELDS: dict[int, Mapping[str, Field]] = {}
+
+
+def register_read_fields(obj: ObjectDef, fields: Mapping[str, Field]) -> None:
+    """Make ``fields`` (an object's roll-ups) known to filters, sorts and cursors of ``obj``.
+
+    A roll-up's type comes from the child field it folds, which the object alone does not
+    know; the record service registers them once per blueprint object. Keyed by identity
+    (hashing a whole object per lookup would cost more than the lookup), dropped with the object.
+    """
+    key = id(obj)
+    if key not in _READ_FIELDS:
+        weakref.finalize(obj, _READ_FIELDS.pop, key, None)
+    _READ_FIELDS[key] = dict(fields)
+
+
+def read_fields(obj: ObjectDef) -> Mapping[str, Field]:
+    """The read-only fields (roll-ups) registered for ``obj``; empty when it has none."""
+    return _READ_FIELDS.get(id(obj), {}) if obj.rollups else {}
+
+
+def field_of(obj: ObjectDef, name: str) -> Field | None:
+    """The field, roll-up or system column ``name`` of ``obj``, or ``None``."""
+    if obj.has_field(name):
+        return obj.field(name)
+    return read_fields(obj).get(name) or SYSTEM_FIELDS.get(name)
 
 
 def lookup_field(obj: ObjectDef, name: str, exclude: Collection[str] = ()) -> Field:
-    """The field (or system column) ``name`` of ``obj``; :class:`QueryError` with a hint otherwise.
+    """The field, roll-up or system column ``name`` of ``obj``; :class:`QueryError` with a hint otherwise.
 
     ``exclude`` names fields the caller may not know of (hidden from its role): they
     answer as unknown ones and are never suggested, so a typo cannot reveal them.
@@ -55,7 +83,11 @@ def lookup_field(obj: ObjectDef, name: str, exclude: Collection[str] = ()) -> Fi
             return obj.field(name)
         if name in SYSTEM_FIELDS:
             return SYSTEM_FIELDS[name]
-    hint = did_you_mean(name, [n for n in (*obj.field_names, *SYSTEM_FIELDS) if n not in exclude])
+        rollup = read_fields(obj).get(name)
+        if rollup is not None:
+            return rollup
+    known = (*obj.field_names, *read_fields(obj), *SYSTEM_FIELDS)
+    hint = did_you_mean(name, [n for n in known if n not in exclude])
     raise QueryError(name, f"unknown field '{name}' of {obj.name}{hint}")
 
 
@@ -312,6 +344,9 @@ def filter_clause(
     """``condition`` as a self-contained WHERE clause on ``table`` (its values bound in it)."""
     prepared = prepare_filter(obj, condition, exclude)
     shape = prepared.shape
+    for name in shape[0].split("|"):
+        if name not in table.c:  # a roll-up, where the caller reads the bare table (boards, reports)
+            raise QueryError(name, f"'{name}' is a roll-up and cannot be filtered here")
     binds = [make_bind(table, shape, dialect, value=bind_value(shape, v, dialect)) for v in prepared.values]
     return filter_sql(table, shape, binds, dialect)
 
@@ -351,7 +386,7 @@ def order_by(table: sa.Table, keys: Sequence[SortKey]) -> list[sa.ColumnElement[
     terms = []
     for key in keys:
         column = table.c[key.field]
-        if not column.nullable:
+        if not getattr(column, "nullable", True):  # computed columns (roll-ups) may be NULL
             terms.append(column.desc() if key.descending else column.asc())
         else:
             terms.append(column.desc().nulls_first() if key.descending else column.asc().nulls_last())
@@ -380,7 +415,8 @@ def keyset_clause(table: sa.Table, keys: Sequence[SortKey], values: Sequence[Any
     equal: list[sa.ColumnElement[bool]] = []
     for key, value in zip(keys, values, strict=True):
         column = table.c[key.field]
-        alternatives.append(sa.and_(*equal, _after(column, value, key.descending, column.nullable)))
+        nullable = getattr(column, "nullable", True)
+        alternatives.append(sa.and_(*equal, _after(column, value, key.descending, nullable)))
         equal.append(column.is_(None) if value is None else column == value)
     after = sa.or_(*alternatives)
     bound = _leading_bound(table.c[keys[0].field], values[0], keys[0].descending)
@@ -400,7 +436,7 @@ def _leading_bound(
         return None if descending else column.is_(None)
     if descending:
         return column <= value
-    return column >= value if not column.nullable else None
+    return column >= value if not getattr(column, "nullable", True) else None
 
 
 def encode_cursor(keys: Sequence[SortKey], row: dict[str, Any]) -> str:

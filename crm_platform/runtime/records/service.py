@@ -20,26 +20,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from crm_platform.metadata.model import Action, Blueprint, Condition, SortKey
-from crm_platform.metadata.suggest import did_you_mean
+from crm_platform.metadata.model import Action, Blueprint
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.errors import ConflictError, NotFoundError, ValidationError
 from crm_platform.runtime.events import EventBus, EventKind, Guard, RecordEvent, WriteIntent
 from crm_platform.runtime.records import history as hist
-from crm_platform.runtime.records.permissions import Access, PermissionChecker
+from crm_platform.runtime.records.permissions import PermissionChecker
 from crm_platform.runtime.records.plan import DEPTH_KEY, ObjectPlan
-from crm_platform.runtime.records.query import decode_cursor, encode_cursor, filter_clause, prepare_filter
-from crm_platform.runtime.storage.db import read_connection, write_transaction
-from crm_platform.runtime.storage.tables import Tables, build_tables
+from crm_platform.runtime.records.reads import MAX_LIMIT, Page, Record, RecordReads
 
-MAX_LIMIT = 500
-Record = dict[str, Any]
+__all__ = ["MAX_LIMIT", "Page", "Record", "RecordService", "utc_now"]
+from crm_platform.runtime.storage.db import write_transaction
+from crm_platform.runtime.storage.tables import Tables, build_tables
 
 
 def utc_now() -> dt.datetime:
@@ -57,14 +54,6 @@ def _version(raw: Any) -> int:
     return int(text)
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a list and the cursor of the next one (``None`` on the last page)."""
-
-    records: list[Record]
-    next: str | None
-
-
 #: ``connection.info`` key of the records written while a write's event handlers run.
 _LATEST_KEY = "crm_latest_records"
 
@@ -76,7 +65,7 @@ def _remember(conn: sa.Connection, object: str, record: Record) -> None:
         latest[(object, record["id"])] = record
 
 
-class RecordService:
+class RecordService(RecordReads):
     """Create, read, list, update, delete and restore records of one blueprint's objects.
 
     ``clock`` returns the current time (aware UTC); tests inject a fixed one.
@@ -131,43 +120,10 @@ class RecordService:
         for guard in list(self._guards):
             guard(intent)
 
-    # -- plumbing ---------------------------------------------------------------------------------
-
-    def _plan(self, object: str) -> ObjectPlan:
-        try:
-            return self._plans[object]
-        except KeyError:
-            hint = did_you_mean(object, self._plans)
-            raise NotFoundError(object, None, f"unknown object '{object}'{hint}") from None
-
-    def access(self, object: str, *, actor: Actor, connection: sa.Connection | None = None) -> Access:
-        """What ``actor`` may do on ``object``: scopes per action, hidden and read-only fields.
-
-        Screens use it to offer only what the service would allow; the service
-        still checks every call itself.
-        """
-        plan = self._plan(object)
-        with self._read(connection) as conn:
-            return self._access(actor, plan, conn)
-
-    def _access(self, actor: Actor, plan: ObjectPlan, conn: sa.Connection) -> Access:
-        return self.permissions.access(actor, plan.obj.name, conn)
-
     @contextmanager
     def _write(self, connection: sa.Connection | None) -> Iterator[sa.Connection]:
         with write_transaction(self.engine, connection) as conn:
             yield conn
-
-    @contextmanager
-    def _read(self, connection: sa.Connection | None) -> Iterator[sa.Connection]:
-        with read_connection(self.engine, connection) as conn:
-            yield conn
-
-    def _now(self) -> dt.datetime:
-        now = self.clock()
-        if now.tzinfo is None:
-            raise ValueError("the clock must return an aware datetime")
-        return now.astimezone(dt.UTC)
 
     def _publish_and_refresh(
         self,
@@ -223,127 +179,6 @@ class RecordService:
         finally:
             connection.info[DEPTH_KEY] = depth
 
-    def _fetch(
-        self, connection: sa.Connection, plan: ObjectPlan, id: int, *, include_deleted: bool
-    ) -> Record:
-        query = plan.select.where(plan.table.c.id == id)
-        if not include_deleted:
-            query = query.where(plan.table.c.deleted_at.is_(None))
-        row = connection.execute(query).first()
-        if row is None:
-            raise NotFoundError(plan.obj.name, id)
-        return plan.to_record(row)
-
-    # -- reads ------------------------------------------------------------------------------------
-
-    def get(
-        self,
-        object: str,
-        id: int,
-        *,
-        actor: Actor,
-        include_deleted: bool = False,
-        connection: sa.Connection | None = None,
-    ) -> Record:
-        """The record ``id``; :class:`NotFoundError` when it does not exist, is deleted or
-        is outside the actor's read scope (the same answer, so existence does not leak)."""
-        plan = self._plan(object)
-        with self._read(connection) as conn:
-            access = self._access(actor, plan, conn)
-            record = self._fetch(conn, plan, id, include_deleted=include_deleted)
-            access.check_record(Action.READ, record)
-            return access.shown(record)
-
-    def _where(
-        self, plan: ObjectPlan, filters: Iterable[Condition], deleted: bool, hidden: frozenset[str]
-    ) -> list[sa.ColumnElement[bool]]:
-        column = plan.table.c.deleted_at
-        clauses = [column.is_not(None) if deleted else column.is_(None)]
-        clauses.extend(
-            filter_clause(plan.obj, plan.table, condition, self._dialect, hidden) for condition in filters
-        )
-        return clauses
-
-    def list(
-        self,
-        object: str,
-        *,
-        actor: Actor,
-        filters: Iterable[Condition] = (),
-        sort: Iterable[SortKey | str] | str = (),
-        limit: int = 50,
-        cursor: str | None = None,
-        deleted: bool = False,
-        connection: sa.Connection | None = None,
-    ) -> Page:
-        """One page of records matching every filter, in ``sort`` order (then by id).
-
-        ``limit`` is capped at 500; pass the returned ``next`` as ``cursor`` for
-        the following page. ``deleted=True`` lists the soft-deleted records only.
-        Only records in the actor's read scope are listed.
-        """
-        plan = self._plan(object)
-        limit = max(1, min(int(limit), MAX_LIMIT))
-        filters = list(filters)
-        with self._read(connection) as conn:
-            access = self._access(actor, plan, conn)
-            # Hidden fields answer as unknown ones and are never offered as "did you mean".
-            hidden = access.rules.hidden
-            keys = plan.sort_keys(sort, exclude=hidden)
-            access.check_query([c.field for c in filters] + [k.field for k in keys])
-            prepared = [prepare_filter(plan.obj, condition, hidden) for condition in filters]
-            after = decode_cursor(plan.obj, keys, cursor) if cursor else None
-            scope = access.clause(Action.READ, plan.table.c.owner_id)
-            # One row more than asked tells whether there is a next page.
-            query, params = plan.list_statement(prepared, keys, after, deleted, limit + 1, scope)
-            rows = conn.execute(query, params).all()
-        to_record = plan.to_record
-        records = [to_record(row) for row in rows[:limit]]
-        following = encode_cursor(keys, records[-1]) if len(rows) > limit else None
-        if access.rules.hidden:
-            records = [access.shown(record) for record in records]
-        return Page(records, following)
-
-    def count(
-        self,
-        object: str,
-        *,
-        actor: Actor,
-        filters: Iterable[Condition] = (),
-        deleted: bool = False,
-        connection: sa.Connection | None = None,
-    ) -> int:
-        """How many records in the actor's read scope match every filter."""
-        plan = self._plan(object)
-        filters = list(filters)
-        with self._read(connection) as conn:
-            access = self._access(actor, plan, conn)
-            access.check_query(c.field for c in filters)
-            where = self._where(plan, filters, deleted, access.rules.hidden)
-            scope = access.clause(Action.READ, plan.table.c.owner_id)
-            if scope is not None:
-                where.append(scope)
-            query = sa.select(sa.func.count()).select_from(plan.table).where(*where)
-            return int(conn.execute(query).scalar_one())
-
-    def history(
-        self, object: str, id: int, *, actor: Actor | None = None, connection: sa.Connection | None = None
-    ) -> list[hist.HistoryEntry]:
-        """The audit trail of record ``id``, oldest first.
-
-        With ``actor``, a record outside its read scope is :class:`NotFoundError` and the
-        changes of fields hidden from it are left out.
-        """
-        plan = self._plan(object)
-        with self._read(connection) as conn:
-            entries = hist.read_history(conn, self.tables.field_history, plan.obj.name, id)
-            if actor is None:
-                return entries
-            access = self._access(actor, plan, conn)
-            access.check_record(Action.READ, self._fetch(conn, plan, id, include_deleted=True))
-            hidden = access.rules.hidden
-            return [entry for entry in entries if entry.field not in hidden]
-
     # -- writes -----------------------------------------------------------------------------------
 
     def create(
@@ -380,7 +215,7 @@ class RecordService:
             row = plan.guarded(
                 conn, plan.table.insert().values(**changes, **system).returning(*plan.columns), changes, None
             )
-            record = plan.to_record(row)
+            record = self._reread(conn, plan, plan.to_record(row))
             _remember(conn, plan.obj.name, record)
             created = {name: record[name] for name in plan.audited}
             hist.write_history(
@@ -456,7 +291,7 @@ class RecordService:
                 if current["deleted_at"] is not None:
                     raise NotFoundError(plan.obj.name, id)
                 raise ConflictError(plan.obj.name, id, version, current["version"])
-            record = plan.to_record(row)
+            record = self._reread(conn, plan, plan.to_record(row))
             _remember(conn, plan.obj.name, record)
             hist.write_history(
                 conn,
@@ -485,7 +320,7 @@ class RecordService:
         if row is None:
             current = self._fetch(conn, plan, before["id"], include_deleted=True)
             raise ConflictError(plan.obj.name, before["id"], before["version"], current["version"])
-        record = plan.to_record(row)
+        record = self._reread(conn, plan, plan.to_record(row))
         _remember(conn, plan.obj.name, record)
         return record
 
