@@ -6,6 +6,9 @@ It holds everything the canonical rule sentences of the brief name.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from crm_platform.metadata.build_process import default_roles
 from crm_platform.metadata.model import (
     Approval,
     ApprovalStep,
@@ -36,8 +39,14 @@ def _field(name: str, type_: FieldType, **options: object) -> Field:
     return Field(name, type_, **options)  # type: ignore[arg-type]
 
 
-def _object(name: str, title: str, *fields: Field, stages: tuple[Stage, ...] = ()) -> ObjectDef:
-    return ObjectDef(name=name, title=title, fields=fields, stages=stages)
+def _object(
+    name: str, title: str, *fields: Field, stages: tuple[Stage, ...] = (), contact: str | None = None
+) -> ObjectDef:
+    # The roles the loader would give (its defaults), plus a declared contact_field.
+    roles = default_roles(fields)
+    if contact is not None:
+        roles = replace(roles, contact=contact)
+    return ObjectDef(name=name, title=title, fields=fields, stages=stages, roles=roles)
 
 
 STAGES = (
@@ -93,6 +102,7 @@ OBJECTS = (
         _field("next_step", T.TEXT),
         _field("net_amount", T.FORMULA, formula="amount * (100 - discount) / 100", returns=T.MONEY),
         stages=STAGES,
+        contact="contact",
     ),
     _object(
         "order",
@@ -122,6 +132,7 @@ OBJECTS = (
         _field("priority", T.INTEGER),
         _field("due_on", T.DATE),
         _field("assignee", T.USER),
+        contact="contact",
     ),
 )
 

@@ -191,8 +191,8 @@ CHECK = [
     ('ticket.status changes to "resolved" -> email contact "csat_survy"', RuleReferenceError, 54,
      "unknown template 'csat_survy'; expected one of: csat_survey; did you mean 'csat_survey'?"),
     ('account created -> email contact "csat_survey"', RuleReferenceError, 26,
-     "account has no contact e-mail; 'contact' needs a field 'contact' (a lookup to an object with an "
-     'email field, or an email field) or an email field on account'),
+     "account has no contact e-mail; declare contact_field on account "
+     "(an email field, or a lookup to an object with one)"),
     ('lead created -> call webhook erpp', RuleReferenceError, 30,
      "unknown webhook 'erpp'; expected one of: erp; did you mean 'erp'?"),
     ('lead created -> notify owner "New lead: {compnay}"', RuleReferenceError, 41,
@@ -260,8 +260,8 @@ CHECK = [
     ('lead created -> email company "csat_survey"', RuleTypeError, 23,
      "lead.company is a text field; a recipient must be a user or email field"),
     ('order created -> email contact "csat_survey"', RuleReferenceError, 24,
-     "order has no contact e-mail; 'contact' needs a field 'contact' (a lookup to an object with an email "
-     'field, or an email field) or an email field on order'),
+     "order has no contact e-mail; declare contact_field on order "
+     "(an email field, or a lookup to an object with one)"),
     ('opportunity created -> set stage = "wonn"', RuleReferenceError, 36,
      "unknown stage 'wonn' of opportunity.stage; expected one of: initial_contact, needs_analysis, "
      "proposal, negotiation, won, lost; did you mean 'won'?"),

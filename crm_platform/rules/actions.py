@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_platform.metadata.expressions import Expression
-from crm_platform.metadata.model import Blueprint, FieldType, ObjectDef
+from crm_platform.metadata.model import Blueprint, ObjectDef
 from crm_platform.runtime.actors import SYSTEM, Actor
 from crm_platform.runtime.messaging.inbox import Inbox
 from crm_platform.runtime.messaging.outbox import Outbox, json_ready
@@ -363,12 +363,13 @@ class Actions:
         )  # pragma: no cover
 
     def move_to_pool(self, action: ast.MoveToPool, firing: Firing, number: int) -> None:
+        """Clear the owner and set what the object's ``pool:`` declares (nothing else without one).
+
+        Before ``pool:`` existed this set ``status`` to ``pool`` whenever the object had a
+        ``status`` choice with a ``pool`` choice; the shipped blueprints now declare exactly that.
+        """
         changes: dict[str, Any] = {"owner_id": None}
-        obj = firing.obj
-        if obj.has_field("status"):
-            status = obj.field("status")
-            if status.type is FieldType.CHOICE and any(c.name == "pool" for c in status.choices):
-                changes["status"] = "pool"
+        changes.update((value.field, value.value) for value in firing.obj.pool)
         self._update(firing, changes)
 
     def start_approval(self, action: ast.StartApproval, firing: Firing, number: int) -> None:

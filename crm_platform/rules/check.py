@@ -375,27 +375,29 @@ class _Checker:
                 self.field_recipient(obj, who, action)
 
     def contact(self, obj: ObjectDef, who: ast.Recipient) -> None:
-        """``contact``: the record's ``contact`` lookup (its e-mail), a ``contact`` e-mail field,
-        or else the record's own e-mail field (a lead is its own contact)."""
-        if obj.has_field("contact"):
-            field = obj.field("contact")
-            if field.type is FieldType.EMAIL:
-                return
-            linked = field.type is FieldType.LOOKUP and field.to and self.bp.has_object(field.to)
-            if linked and any(f.type is FieldType.EMAIL for f in self.bp.object(str(field.to)).fields):
-                return
-        elif any(f.type is FieldType.EMAIL for f in obj.fields):
+        """``contact``: the object's contact role (``contact_field``), an e-mail field or a lookup
+        whose target's own contact role is an e-mail field (see rules/recipients.py)."""
+        name = obj.roles.contact
+        field = obj.field(name) if name is not None and obj.has_field(name) else None
+        if field is not None and field.type is FieldType.EMAIL:
             return
-        self.errors.append(
-            RuleReferenceError(
-                f"{obj.name} has no contact e-mail; 'contact' needs a field 'contact' (a lookup to an "
-                f"object with an email field, or an email field) or an email field on {obj.name}",
-                who.column,
-                who.line,
-                kind="contact",
-                name="contact",
+        if field is not None and field.type is FieldType.LOOKUP and field.to and self.bp.has_object(field.to):
+            target = self.bp.object(str(field.to))
+            found = target.roles.contact
+            if found is not None and target.has_field(found) and target.field(found).type is FieldType.EMAIL:
+                return
+            problem = (
+                f"{obj.name}'s contact_field '{name}' points to {target.name}, which has no contact e-mail; "
+                f"declare contact_field (an email field) on {target.name}"
             )
-        )
+        elif field is not None:
+            problem = f"{obj.name}'s contact_field '{name}' is neither an email field nor a lookup"
+        else:
+            problem = (
+                f"{obj.name} has no contact e-mail; declare contact_field on {obj.name} "
+                "(an email field, or a lookup to an object with one)"
+            )
+        self.errors.append(RuleReferenceError(problem, who.column, who.line, kind="contact", name="contact"))
 
     def field_recipient(self, obj: ObjectDef, who: ast.Recipient, action: str) -> None:
         name = str(who.name)

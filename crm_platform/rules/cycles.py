@@ -46,7 +46,7 @@ def _label(source: RuleSource, index: int) -> str:
     return source.name or f"rule {index + 1}"
 
 
-def writes(rule: ast.Rule) -> set[tuple[str, str]]:
+def writes(rule: ast.Rule, blueprint: Blueprint | None = None) -> set[tuple[str, str]]:
     """The (object, field) pairs the actions of ``rule`` write; ``(O, "(created)")`` for a create."""
     written: set[tuple[str, str]] = set()
     for action in rule.actions:
@@ -59,8 +59,10 @@ def writes(rule: ast.Rule) -> set[tuple[str, str]]:
             case ast.AssignTo() | ast.AssignBy() | ast.AssignRoundRobin():
                 written.add((rule.object, "owner_id"))
             case ast.MoveToPool():
-                # Also the status, when the object's status has a "pool" choice.
-                written.update({(rule.object, "owner_id"), (rule.object, "status")})
+                # The owner, and what the object's ``pool:`` sets.
+                written.add((rule.object, "owner_id"))
+                if blueprint is not None and blueprint.has_object(rule.object):
+                    written.update((rule.object, v.field) for v in blueprint.object(rule.object).pool)
     return written
 
 
@@ -91,7 +93,7 @@ _ANY = object()
 def _feeds(writer: ast.Rule, listener: ast.Rule, blueprint: Blueprint) -> str | None:
     """What ``writer`` writes that ``listener`` listens to, in words; ``None``: nothing."""
     heard = listens(listener, blueprint)
-    for obj, name in sorted(writes(writer)):
+    for obj, name in sorted(writes(writer, blueprint)):
         if (obj, name) in heard or ((obj, ANY_FIELD) in heard and name != CREATED):
             pass
         else:

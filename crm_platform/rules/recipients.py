@@ -9,8 +9,9 @@ inside the write's transaction:
 ``role X``      every active user with the role X
 ``team X``      every active user of the team X
 ``user "e"``    the user with that e-mail (an error if there is none)
-``contact``     the e-mail of the record's ``contact`` (a lookup whose target has an
-                e-mail field, or an e-mail field), else the record's own e-mail field
+``contact``     the e-mail the object's contact role names (``contact_field``): an
+                e-mail field of the record, or a lookup whose target's own
+                contact role is an e-mail field (nobody when there is none)
 a field name    the user in that user field (or, for ``email``, that e-mail field)
 ==============  ==============================================================
 
@@ -45,10 +46,11 @@ class Person:
 
 
 def email_field(obj: ObjectDef) -> str | None:
-    """The e-mail field of ``obj``: the one called ``email``, else the first of type email."""
-    if obj.has_field("email") and obj.field("email").type is FieldType.EMAIL:
-        return "email"
-    return next((f.name for f in obj.fields if f.type is FieldType.EMAIL), None)
+    """The e-mail field the object's contact role names (``contact_field``), if it is one."""
+    name = obj.roles.contact
+    if name is None or not obj.has_field(name) or obj.field(name).type is not FieldType.EMAIL:
+        return None
+    return name
 
 
 class Recipients:
@@ -136,22 +138,20 @@ class Recipients:
 
     def contact_email(self, conn: sa.Connection, obj: ObjectDef, record: Mapping[str, Any]) -> str | None:
         """The e-mail of the record's contact (see the module docstring), or ``None``."""
-        if obj.has_field("contact"):
-            field = obj.field("contact")
-            if field.type is FieldType.EMAIL:
-                return record.get("contact") or None
-            if field.type is FieldType.LOOKUP and field.to and record.get("contact") is not None:
-                target = self.blueprint.object(field.to)
-                column = email_field(target)
-                if column is None:
-                    return None
-                table = self.tables.object(target.name)
-                value = conn.execute(
-                    sa.select(table.c[column]).where(
-                        table.c.id == int(record["contact"]), table.c.deleted_at.is_(None)
-                    )
-                ).scalar()
-                return value or None
+        name = obj.roles.contact
+        if name is None or not obj.has_field(name):
             return None
-        column = email_field(obj)
-        return (record.get(column) or None) if column else None
+        field = obj.field(name)
+        if field.type is FieldType.EMAIL:
+            return record.get(name) or None
+        if field.type is not FieldType.LOOKUP or not field.to or record.get(name) is None:
+            return None
+        target = self.blueprint.object(field.to)
+        column = email_field(target)
+        if column is None:
+            return None
+        table = self.tables.object(target.name)
+        value = conn.execute(
+            sa.select(table.c[column]).where(table.c.id == int(record[name]), table.c.deleted_at.is_(None))
+        ).scalar()
+        return value or None

@@ -22,8 +22,6 @@ from crm_platform.runtime.web.screens.values import display_value, lookup_titles
 
 #: Rows shown per related list.
 RELATED_ROWS = 5
-#: Boolean fields that mark a record as the primary one (a contact's "Primary" badge).
-PRIMARY_FIELDS = ("is_primary", "primary")
 #: Contacts drawn on the contact map at most.
 MAP_LIMIT = 100
 
@@ -55,6 +53,7 @@ class MapContact:
     id: int
     url: str
     name: str
+    #: The subtitle role's value (``subtitle_field``, e.g. a job title), or "".
     job_title: str
     reports_to: str
     primary: bool
@@ -78,16 +77,25 @@ class ContactMap:
 
 
 def primary_field(obj: ObjectDef) -> str | None:
-    """The boolean field marking the primary record of ``obj`` (``is_primary``), if any."""
-    return next(
-        (n for n in PRIMARY_FIELDS if obj.has_field(n) and obj.field(n).type is FieldType.BOOLEAN), None
-    )
+    """The boolean field marking the primary record of ``obj``: its primary role (``primary_field``)."""
+    name = obj.roles.primary
+    if name is None or not obj.has_field(name) or obj.field(name).type is not FieldType.BOOLEAN:
+        return None
+    return name
 
 
 def role_field(obj: ObjectDef) -> Field | None:
-    """The choice field naming a contact's place in the decision chain (``decision_role``)."""
-    choices = [f for f in obj.fields if f.type is FieldType.CHOICE and "role" in f.name]
-    return next((f for f in choices if f.name == "decision_role"), choices[0] if choices else None)
+    """The choice field grouping the contact map: the object's role role (``role_field``)."""
+    name = obj.roles.role
+    if name is None or not obj.has_field(name) or obj.field(name).type is not FieldType.CHOICE:
+        return None
+    return obj.field(name)
+
+
+def subtitle_field(obj: ObjectDef) -> str | None:
+    """The field shown under a record's title in the contact map (``subtitle_field``), if any."""
+    name = obj.roles.subtitle
+    return name if name is not None and obj.has_field(name) else None
 
 
 def _children(service: RecordService, obj: ObjectDef) -> list[tuple[ObjectDef, Field]]:
@@ -102,7 +110,7 @@ def _children(service: RecordService, obj: ObjectDef) -> list[tuple[ObjectDef, F
 def _summary_fields(child: ObjectDef, lookup: str) -> list[Field]:
     form = child.form()
     names = form.field_names if form else child.field_names
-    skip = {child.title, lookup, *PRIMARY_FIELDS}
+    skip = {child.title, lookup, primary_field(child)}
     wanted = [
         child.field(n)
         for n in names
@@ -207,7 +215,7 @@ def _groups(
     reports = next((f for f in child.fields if f.type is FieldType.LOOKUP and f.to == child.name), None)
     titles = lookup_titles(service, actor, child, records, [reports.name] if reports else [])
     primary = primary_field(child)
-    job = "job_title" if child.has_field("job_title") else None
+    job = subtitle_field(child)
 
     def contact(row: Mapping[str, Any]) -> MapContact:
         boss = ""
