@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from crm_platform.metadata.model import Blueprint
 from crm_platform.resources import ui_dir
+from crm_platform.runtime.web.api.actions import ActionApi
 from crm_platform.runtime.web.api.merge import MergeApi
 from crm_platform.runtime.web.api.openapi.document import OpenApi
 from crm_platform.runtime.web.api.records import InboxApi, RecordApi
@@ -46,6 +47,7 @@ def create_app(
     api_routes = [
         *RecordApi(services).routes,
         *MergeApi(services).routes,
+        *ActionApi(services).routes,
         *InboxApi(services).routes,
         *WorkApi(services).routes,
         *OpenApi(services.records).routes,

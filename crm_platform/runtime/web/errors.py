@@ -1,8 +1,9 @@
-"""The one JSON error shape of the API and the handlers that produce it.
+"""The one JSON error shape of the API (a leaf: the web layer's modules all import it).
 
 Every error answers ``{"error": {"code": ..., "message": ..., "fields": {...}}}``;
 ``fields`` maps a field (or parameter) name to what is wrong with it and is
-``{}`` when the problem is not about one field.
+``{}`` when the problem is not about one field. The exception handlers that answer
+with this shape, or with an error page on screens, are in :mod:`.handlers`.
 
 ==========================  ======================================  ======
 cause                       code                                    HTTP
@@ -24,9 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 
 from crm_platform.runtime.errors import (
     ConflictError,
@@ -50,7 +49,8 @@ _STATUS = {
     "rule_failed": 422,
     "rule_cascade": 422,
 }
-_HTTP_CODES = {
+#: The API error code of each HTTP status Starlette raises by itself (404, 405, ...).
+HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
@@ -112,41 +112,3 @@ def from_record_error(exc: RecordError) -> ApiError:
     if isinstance(exc, NotFoundError):
         status = 404
     return ApiError(status, exc.code, exc.message, fields)
-
-
-def _is_screen(request: Request) -> bool:
-    return not request.url.path.startswith("/api/") and hasattr(request.app.state, "screens")
-
-
-async def handle_api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    if _is_screen(request):
-        from crm_platform.runtime.web.screens.errors import error_page
-
-        return await error_page(request, exc.status, exc.message)
-    return error_response(exc.status, exc.code, exc.message, exc.fields, exc.headers)
-
-
-async def handle_record_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RecordError)
-    return await handle_api_error(request, from_record_error(exc))
-
-
-async def handle_http_exception(request: Request, exc: Exception) -> Response:
-    """Starlette's own 404/405/...: JSON under /api, an error page (or plain text) elsewhere."""
-    assert isinstance(exc, HTTPException)
-    if _is_screen(request):
-        from crm_platform.runtime.web.screens.errors import error_page
-
-        return await error_page(request, exc.status_code, str(exc.detail))
-    if not request.url.path.startswith("/api/"):
-        return Response(exc.detail, status_code=exc.status_code, headers=exc.headers)
-    code = _HTTP_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail), headers=exc.headers)
-
-
-EXCEPTION_HANDLERS = {
-    ApiError: handle_api_error,
-    RecordError: handle_record_error,
-    HTTPException: handle_http_exception,
-}

@@ -1,6 +1,6 @@
 """Errors on screens: a page in the user's language instead of the API's JSON.
 
-:mod:`..errors` hands every error outside ``/api/`` to :func:`error_page`, so a
+:mod:`crm_platform.runtime.web.handlers` hands every error outside ``/api/`` to :func:`error_page`, so a
 record the user may not see is the same 404 page as a missing one.
 """
 
@@ -25,6 +25,7 @@ def sign_in_redirect(request: Request) -> Response:
 
 
 async def handle_sign_in_required(request: Request, exc: Exception) -> Response:
+    """A screen that needs a signed-in user: to the sign-in page, and back afterwards."""
     assert isinstance(exc, SignInRequired)
     return sign_in_redirect(request)
 

@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,11 +25,10 @@ from crm_platform.runtime.records.coerce import json_safe
 from crm_platform.runtime.records.service import MAX_LIMIT
 from crm_platform.runtime.web.i18n import label as blueprint_label
 from crm_platform.runtime.web.i18n import relative_time
-from crm_platform.runtime.web.screens.lists.page import ListBuilder
+from crm_platform.runtime.web.screens.frame import Screens
+from crm_platform.runtime.web.screens.lists.page import ListBuilder, Words
+from crm_platform.runtime.web.screens.lists.state import ResolvedList
 from crm_platform.runtime.web.screens.values import lookup_titles, record_title
-
-if TYPE_CHECKING:
-    from crm_platform.runtime.web.screens.lists.routes import ListScreens
 
 #: At most this many records per bulk action (a page of a list, several times over).
 MAX_BULK = 500
@@ -52,12 +51,44 @@ def reason(exc: RecordError) -> str:
     return exc.message
 
 
-class ListActions:
-    """Inline edit, bulk actions and export of the list screens."""
+class ListPage(Protocol):
+    """What the actions need of the list screen they act on (its filters, rows and page)."""
 
-    def __init__(self, lists: ListScreens) -> None:
+    def words(self, request: Request) -> Words:
+        """The request's language."""
+        ...
+
+    def resolve(self, request: Request, obj: ObjectDef, pairs: Sequence[tuple[str, str]]) -> ResolvedList:
+        """The list the query ``pairs`` ask for (view, filters, sort) as the user may see it."""
+        ...
+
+    def builder(self, request: Request, resolved: ResolvedList) -> ListBuilder:
+        """Builds the rows and cells of ``resolved``."""
+        ...
+
+    async def render(
+        self,
+        request: Request,
+        obj: ObjectDef,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        notice: Notice | None = None,
+        status: int = 200,
+    ) -> Response:
+        """The list page for ``pairs``, with ``notice`` above it."""
+        ...
+
+
+class ListActions:
+    """Inline edit, bulk actions and export of the list screens.
+
+    Built by the list screen with the frame and itself as the :class:`ListPage` it acts on;
+    a protocol rather than the screen's class, so this module does not import its owner.
+    """
+
+    def __init__(self, screens: Screens, lists: ListPage) -> None:
         self.lists = lists
-        self.screens = lists.screens
+        self.screens = screens
 
     # -- inline edit ---------------------------------------------------------------------------
 

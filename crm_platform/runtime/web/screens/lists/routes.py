@@ -102,7 +102,7 @@ class ListScreens:
     def __init__(self, screens: Screens) -> None:
         self.screens = screens
         self.views = SavedViews(screens.services.records)
-        self.actions = ListActions(self)
+        self.actions = ListActions(screens, self)
 
     @property
     def routes(self) -> list[BaseRoute]:
