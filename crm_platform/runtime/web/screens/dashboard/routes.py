@@ -172,7 +172,7 @@ class DashboardBuilder:
         texts = {
             "since": words.gettext("The start date is not a date (e.g. 2024-05-01); the default is shown."),
             "until": words.gettext("The end date is not a date (e.g. 2024-05-31); the default is shown."),
-            "order": words.gettext("The start date is after the end date; the default is shown."),
+            "reversed": words.gettext("The start date is after the end date; the default is shown."),
             "length": words.gettext("The period is longer than ten years; the default is shown."),
             "owner": words.gettext("The owner filter was not understood and is left out."),
         }

@@ -122,7 +122,7 @@ def parse_query(blueprint: Blueprint, params: Mapping[str, str], today: dt.date)
         if parsed is None:
             problems.append("since")
         elif parsed > last:
-            problems.append("order")
+            problems.append("reversed")
         elif (last - parsed).days >= MAX_DAYS:
             problems.append("length")
         else:
