@@ -132,8 +132,18 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """``crm demo``: a SQLite database with both shipped blueprints and demo data, served."""
-    from crm_platform.demo import run_demo
+    from crm_platform.demo import run_blueprint_demo, run_demo
 
+    if args.blueprint:
+        return run_blueprint_demo(
+            args.blueprint,
+            args.db,
+            reset=args.reset,
+            scale=args.opportunities,
+            host=args.host,
+            port=args.port,
+            serve_app=not args.no_serve,
+        )
     return run_demo(
         args.db,
         reset=args.reset,
@@ -230,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--db", default="sqlite:///crm-demo.sqlite3", metavar="URL", help="a URL or a SQLite file"
+    )
+    demo.add_argument(
+        "--blueprint",
+        metavar="FILE",
+        help="demo data of this blueprint (default: the shipped b2b_sales + after_sales)",
     )
     demo.add_argument("--reset", action="store_true", help="start from an empty database")
     demo.add_argument("--host", default="127.0.0.1")

@@ -210,3 +210,41 @@ def run_demo(
     print_logins(console, demo, f"http://{host}:{port}")
     serve(application, host=host, port=port, scheduler=True)
     return 0
+
+
+#: Demo data per blueprint name (``blueprint:``): b2b_sales and after_sales are the default demo above.
+BLUEPRINT_DEMOS = {"education": "crm_platform.demo.education"}
+
+
+def run_blueprint_demo(
+    blueprint: str,
+    db: str = DEFAULT_DB,
+    *,
+    reset: bool = False,
+    scale: int = 1000,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    serve_app: bool = True,
+) -> int:
+    """``crm demo --blueprint FILE``: the demo data written for that blueprint, or 1 when there is none."""
+    import importlib
+
+    console = Console()
+    try:
+        loaded = load_blueprint(blueprint)
+    except BlueprintError as exc:
+        for diagnostic in exc.diagnostics:
+            console.print(str(diagnostic), markup=False)
+        return 1
+    if loaded.name in ("b2b_sales", "after_sales"):
+        return run_demo(db, reset=reset, scale=scale, host=host, port=port, serve_app=serve_app)
+    if loaded.name not in BLUEPRINT_DEMOS:
+        known = ", ".join(["after_sales (the default)", *BLUEPRINT_DEMOS])
+        console.print(
+            f"crm: no demo data for blueprint '{loaded.name}'; there is demo data for {known}", markup=False
+        )
+        return 1
+    module = importlib.import_module(BLUEPRINT_DEMOS[loaded.name])
+    return module.run(
+        Path(blueprint), database_url(db), reset=reset, host=host, port=port, serve_app=serve_app
+    )
