@@ -20,8 +20,9 @@ import re
 from decimal import Decimal
 
 import pytest
+from gate_fixtures import without_gates
 from record_blueprint import NOW
-from sales_fixtures import Sales, add_user, make_sales
+from sales_fixtures import Sales, add_user, b2b_blueprint, make_sales
 from sqlalchemy.engine import Engine
 
 from crm_platform.runtime.actors import SYSTEM, Actor
@@ -36,7 +37,8 @@ class World:
     """The history of the module docstring, with its people."""
 
     def __init__(self, engine: Engine) -> None:
-        self.s: Sales = make_sales(engine)
+        # The won gate (negotiation + approved contract review) is tested in test_stage_gates.py.
+        self.s: Sales = make_sales(engine, without_gates(b2b_blueprint()))
         self.ana = self.s.rep
         self.bob = Actor(
             add_user(

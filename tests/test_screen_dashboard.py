@@ -31,11 +31,13 @@ from crm_platform.resources import blueprints_dir
 from crm_platform.runtime.actors import SYSTEM, Actor
 from crm_platform.runtime.people.users import User
 from crm_platform.runtime.web.screens.dashboard.routes import compare
+from tests.gate_fixtures import without_gates
 from tests.html import one, page, texts
 from tests.record_blueprint import SALES
 from tests.web_fixtures import Browser, WebApp, make_web_app
 
-B2B = load_blueprint(blueprints_dir() / "b2b_sales.yaml")
+# The won gate (negotiation + approved contract review) is tested in test_stage_gates.py.
+B2B = without_gates(load_blueprint(blueprints_dir() / "b2b_sales.yaml"))
 NOW = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC)
 MAY = "/dashboard?since=2024-05-01&until=2024-05-31"
 QUOTE_TASK = "Prepare and send the quote"
