@@ -1,18 +1,15 @@
-"""A quote generated from an opportunity in one action; payments compared with contracts."""
+"""A quote generated from an opportunity in one action (payments against contracts: test_rollups.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sales_fixtures import Sales, add_user, make_sales
+from sales_fixtures import Sales, make_sales
 
 from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef
-from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.errors import ValidationError
 from crm_platform.runtime.mapping.generate import quote_from_opportunity
-from crm_platform.runtime.records.payments import contract_balances, record_payment
 
 T = FieldType
 
@@ -100,44 +97,3 @@ def test_quote_lines_are_carried_from_the_opportunitys_lines(engine) -> None:
         ("Licence", 2, result.quote["id"]),
         ("Support", 1, result.quote["id"]),
     ]
-
-
-def test_payments_compare_expected_planned_received_and_overdue_per_contract(s: Sales) -> None:
-    account = s.service.create("account", {"name": "Acme"}, actor=s.rep)
-    contract = s.service.create(
-        "contract", {"name": "Acme 2024", "account": account["id"], "amount": "100000"}, actor=s.rep
-    )
-    empty = s.service.create(
-        "contract", {"name": "Empty", "account": account["id"], "amount": "5000"}, actor=s.rep
-    )
-    today = s.clock().date()
-    # Only finance confirms cash received (the rep plans instalments; b2b_sales permissions).
-    finance = Actor(add_user(s.service.engine, s.service, "fay@example.com", role="finance"))
-    received = record_payment(
-        s.service, contract["id"], "40000", actor=finance, expected_on=today, received_on=today
-    )
-    record_payment(s.service, contract["id"], "30000", actor=s.rep, expected_on=today - dt.timedelta(days=3))
-    record_payment(s.service, contract["id"], "20000", actor=s.rep, expected_on=today + dt.timedelta(days=30))
-    cancelled = record_payment(s.service, contract["id"], "99999", actor=s.rep, expected_on=today)
-    s.service.delete("payment", cancelled["id"], actor=finance)
-    assert (received["status"], received["account"]) == ("received", account["id"])
-
-    first, second = contract_balances(s.service)
-    assert (first.contract_id, first.title) == (contract["id"], "Acme 2024")
-    assert (first.amount, first.received, first.planned, first.overdue) == (
-        Decimal("100000.00"),
-        Decimal("40000.00"),
-        Decimal("50000.00"),
-        Decimal("30000.00"),
-    )
-    assert (first.outstanding, first.unscheduled) == (Decimal("60000.00"), Decimal("10000.00"))
-    assert (second.contract_id, second.received, second.outstanding) == (
-        empty["id"],
-        Decimal("0.00"),
-        Decimal("5000.00"),
-    )
-    # A month later the second instalment is late too.
-    (later,) = contract_balances(
-        s.service, contract_ids=[contract["id"]], today=today + dt.timedelta(days=31)
-    )
-    assert later.overdue == Decimal("50000.00")

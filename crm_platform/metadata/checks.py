@@ -165,10 +165,15 @@ class _Checker(FieldChecks):
         view = self.raw(path)
         self.name("list view", path[-1], self.doc.key(path))
         where = describe(path, None)
+        # A list shows and sorts by the object's roll-ups like its fields.
+        rollups = {r.name for r in obj.rollups}
         for i, name in enumerate(view["columns"]):
-            self.field_ref(obj, name, (*path, "columns", i), where, system=True)
+            if name not in rollups:
+                self.field_ref(obj, name, (*path, "columns", i), where, system=True)
         for i, key in enumerate(view.get("sort") or ()):
-            self.field_ref(obj, key.removeprefix("-"), (*path, "sort", i), f"sort of {where}", system=True)
+            name = key.removeprefix("-")
+            if name not in rollups:
+                self.field_ref(obj, name, (*path, "sort", i), f"sort of {where}", system=True)
         for i, condition in enumerate(view.get("filter") or ()):
             self.condition(obj, condition, (*path, "filter", i))
 

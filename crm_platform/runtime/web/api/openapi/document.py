@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from crm_platform.metadata.model import Blueprint, Field, FieldType, FilterOp, ObjectDef
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.records.query import SYSTEM_FIELDS
+from crm_platform.runtime.records.query import SYSTEM_FIELDS, read_fields
 from crm_platform.runtime.records.service import RecordService
 from crm_platform.runtime.web.api.merge import WARNINGS_SCHEMA, merge_paths
 from crm_platform.runtime.web.api.openapi.common import (
@@ -141,6 +141,9 @@ def object_schemas(obj: ObjectDef, hidden: Collection[str] = ()) -> dict[str, di
         writable[field.name] = _described(field, incoming if must else {**incoming, "nullable": True})
         if must:
             required.append(field.name)
+    for name, rollup in read_fields(obj).items():  # roll-ups: computed from child records
+        if name not in hidden:
+            read[name] = {**_described(rollup, value_schema(obj, rollup)), "readOnly": True, "nullable": True}
     create: dict[str, Any] = {"type": "object", "properties": writable, "additionalProperties": False}
     if required:
         create["required"] = required
@@ -203,6 +206,7 @@ def filter_parameters(obj: ObjectDef, hidden: Collection[str] = ()) -> list[dict
     (``field`` for ``eq``, ``field__OP`` for the others), leaving out ``hidden`` fields."""
     parameters = []
     fields = [*SYSTEM_FIELDS.values(), *(f for f in obj.fields if f.name not in hidden)]
+    fields += [f for name, f in read_fields(obj).items() if name not in hidden]
     for field in fields:
         if field.name == "deleted_at":
             continue  # lists show live records; the column is always empty there

@@ -17,7 +17,7 @@ from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.people.users import User
 from crm_platform.runtime.process.saved_views import NO_VALUE_OPS, SavedView, ViewFilter, filter_ops
 from crm_platform.runtime.records.permissions import Access
-from crm_platform.runtime.records.query import SYSTEM_FIELDS
+from crm_platform.runtime.records.query import SYSTEM_FIELDS, read_fields
 from crm_platform.runtime.records.service import RecordService
 from crm_platform.runtime.records.totals import sums
 from crm_platform.runtime.web.i18n import format_money
@@ -63,12 +63,14 @@ class Words:
         system = {"owner_id": "Owner", "created_at": "Created", "updated_at": "Updated", "id": "ID"}
         if name in system:
             return str(self.gettext(system[name]))
-        return blueprint_label(obj.field(name), self.language)
+        return blueprint_label(field_of(obj, name), self.language)
 
 
 def field_of(obj: ObjectDef, name: str) -> Field:
-    """The field ``name`` of ``obj`` or the system column typed like one."""
-    return obj.field(name) if obj.has_field(name) else SYSTEM_FIELDS[name]
+    """The field ``name`` of ``obj``, its roll-up or the system column typed like one."""
+    if obj.has_field(name):
+        return obj.field(name)
+    return read_fields(obj).get(name) or SYSTEM_FIELDS[name]
 
 
 @dataclass(frozen=True)

@@ -220,4 +220,5 @@ def _problem(messages: dict[str, str], error: QueryError) -> str:
 
 def list_fields(obj: ObjectDef, hidden: frozenset[str]) -> list[str]:
     """Every name a list may show or filter by: the fields the user sees, then owner and dates."""
-    return [*(f.name for f in obj.fields if f.name not in hidden), *LIST_SYSTEM_FIELDS]
+    fields = (f.name for f in obj.fields if f.name not in hidden)
+    return [*fields, *(r.name for r in obj.rollups if r.name not in hidden), *LIST_SYSTEM_FIELDS]

@@ -26,6 +26,8 @@ from crm_platform.metadata.model import Action, FieldType, ObjectDef, Scope
 from crm_platform.runtime.mapping.convert import DEFAULT_CONVERSION, converted_into
 from crm_platform.runtime.messaging.inbox import Task
 from crm_platform.runtime.records.coerce import to_utc
+from crm_platform.runtime.records.query import field_of
+from crm_platform.runtime.records.rollups import read_time_formulas
 from crm_platform.runtime.web.auth.backend import Principal
 from crm_platform.runtime.web.i18n import label as blueprint_label
 from crm_platform.runtime.web.screens.frame import Screens
@@ -119,7 +121,7 @@ class RecordPage:
 def _shown(
     obj: ObjectDef, name: str, record: Mapping[str, Any], language: str, titles: Mapping[Any, str]
 ) -> ShownField:
-    field_def = obj.field(name)
+    field_def = field_of(obj, name) or obj.field(name)  # a roll-up is shown like a field
     value = record.get(name)
     url = None
     if field_def.type is FieldType.LOOKUP and value is not None and field_def.to:
@@ -166,6 +168,37 @@ def _sections(
         )
         if shown:
             sections.append(Section(blueprint_label(section, language), shown))
+    return tuple(sections)
+
+
+def _rollup_sections(
+    screens: Screens,
+    obj: ObjectDef,
+    record: Mapping[str, Any],
+    language: str,
+    titles: Mapping[Any, str],
+) -> tuple[Section, ...]:
+    """A section per child object of the roll-ups, titled by the child's plural, after the form's.
+
+    Formulas naming a roll-up (``outstanding = amount - received``) that the form does not
+    place join the first of these sections. Roll-ups hidden from the reader are not in ``record``.
+    """
+    if not obj.rollups:
+        return ()
+    form = obj.form()
+    placed = set(form.field_names if form else ())
+    over = read_time_formulas(obj)
+    formulas = [f.name for f in obj.fields if f.name in over and f.name not in placed and f.name in record]
+    children: dict[str, list[str]] = {}
+    for rollup in obj.rollups:
+        if rollup.name in record:
+            children.setdefault(rollup.child, []).append(rollup.name)
+    sections = []
+    for index, (child, shown) in enumerate(children.items()):
+        fields = [*shown, *(formulas if index == 0 else ())]
+        child_obj = screens.blueprint.object(child)
+        title = child_obj.plural.get(language, blueprint_label(child_obj, language))
+        sections.append(Section(title, tuple(_shown(obj, n, record, language, titles) for n in fields)))
     return tuple(sections)
 
 
@@ -282,7 +315,10 @@ def build_page(
         converted=converted,
         path=path,
         stage_error=overrides.stage_error,
-        sections=_sections(obj, record, language, titles),
+        sections=(
+            *_sections(obj, record, language, titles),
+            *_rollup_sections(screens, obj, record, language, titles),
+        ),
         tab=tab if tab in TABS else TABS[0],
         tabs=TABS,
         timeline=timeline_view(
