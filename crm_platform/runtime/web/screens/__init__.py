@@ -17,6 +17,7 @@ from crm_platform.runtime.web.screens.frame import Screens, SignInRequired
 from crm_platform.runtime.web.screens.home import HomeScreens
 from crm_platform.runtime.web.screens.inbox.routes import InboxScreens
 from crm_platform.runtime.web.screens.lists.routes import ListScreens
+from crm_platform.runtime.web.screens.record.merge import MergeScreens
 from crm_platform.runtime.web.screens.record.routes import RecordScreens
 
 
@@ -30,6 +31,7 @@ def screen_routes(screens: Screens) -> list[BaseRoute]:
         *KanbanScreens(screens).routes,
         *FormScreens(screens).routes,
         *RecordScreens(screens).routes,
+        *MergeScreens(screens).routes,
     ]
 
 

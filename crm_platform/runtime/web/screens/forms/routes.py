@@ -1,5 +1,7 @@
 """Create and edit forms (/o/{object}/new, /o/{object}/{id}/edit) and lookup type-ahead.
 
+The create flow, with its duplicate check, is :mod:`.create`; the page context :mod:`.page`.
+
 A form offers only the fields the person may write (see :mod:`.form_fields`)
 and saves through the record service with their actor, which stays the
 authority: its :class:`ValidationError` comes back as the same form with
@@ -29,7 +31,6 @@ from starlette.routing import BaseRoute, Route
 from crm_platform.metadata.model import Action, Condition, FieldType, FilterOp, ObjectDef, Scope
 from crm_platform.runtime.errors import (
     ConflictError,
-    ForbiddenError,
     NotFoundError,
     RecordLockedError,
     ValidationError,
@@ -38,6 +39,7 @@ from crm_platform.runtime.records.permissions import Access
 from crm_platform.runtime.web.i18n import catalogues
 from crm_platform.runtime.web.i18n import label as blueprint_label
 from crm_platform.runtime.web.screens.forms.conflict import ConflictView, conflict_view
+from crm_platform.runtime.web.screens.forms.create import CreateFlow
 from crm_platform.runtime.web.screens.forms.fields import (
     FieldView,
     Option,
@@ -45,19 +47,18 @@ from crm_platform.runtime.web.screens.forms.fields import (
     SectionLayout,
     Widget,
     as_raw,
-    defaults,
     is_offered,
     layout,
     number_attrs,
     offered,
     parse_form,
-    prefill,
     raw_value,
     same_value,
     text_attrs,
     valid_for_input,
     widget_of,
 )
+from crm_platform.runtime.web.screens.forms.page import ErrorItem, FormPage, SectionView
 from crm_platform.runtime.web.screens.frame import Screens
 from crm_platform.runtime.web.screens.values import display_value, record_title, titles_of
 
@@ -65,60 +66,6 @@ from crm_platform.runtime.web.screens.values import display_value, record_title,
 SELECT_LIMIT = 200
 #: Records a type-ahead answer lists.
 LOOKUP_RESULTS = 10
-
-
-@dataclass(frozen=True)
-class SectionView:
-    """A section of the form as drawn."""
-
-    #: The section's label ("" for none).
-    label: str
-    #: 1 or 2 (one column at ≤ 720 px either way).
-    columns: int
-    fields: tuple[FieldView, ...]
-
-
-@dataclass(frozen=True)
-class ErrorItem:
-    """One line of the error summary: a link to the field when it is on the form."""
-
-    #: ``#f-amount`` for a field on the form, "" otherwise.
-    anchor: str
-    #: The field's label ("" when the error is not about a field).
-    label: str
-    message: str
-
-
-@dataclass(frozen=True)
-class FormPage:
-    """The create or edit form."""
-
-    #: The object being created or edited.
-    obj: ObjectDef
-    #: ``create`` or ``edit``.
-    mode: str
-    #: Where the form posts to.
-    action: str
-    #: Where Cancel leads (the list, or the record page).
-    cancel_url: str
-    #: The object's list URL and plural label (the breadcrumb).
-    list_url: str
-    plural: str
-    sections: tuple[SectionView, ...]
-    #: Every error, for the summary on top (empty when none).
-    summary: tuple[ErrorItem, ...] = ()
-    #: A message not about a field (the approval lock after a save), "" when none.
-    message: str = ""
-    #: The version the edit form edits (``None`` on create).
-    version: str | None = None
-    #: The edited record's id (``None`` on create).
-    record_id: int | None = None
-    #: Who changed the record meanwhile and how their values differ from mine (409 only).
-    conflict: ConflictView | None = None
-    #: Why the record cannot be edited now (a pending approval); the form is disabled. "" when editable.
-    locked: str = ""
-    #: The first field in form order with an error (it gets ``autofocus``), "" when none.
-    first_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -139,28 +86,17 @@ class FormScreens:
 
     def __init__(self, screens: Screens) -> None:
         self.screens = screens
+        self.create = CreateFlow(screens, self._page)
 
     @property
     def routes(self) -> list[BaseRoute]:
         return [
-            Route("/o/{object}/new", self.new, methods=["GET", "POST"], name="form_new"),
+            Route("/o/{object}/new", self.create.new, methods=["GET", "POST"], name="form_new"),
             Route("/o/{object}/{id:int}/edit", self.edit, methods=["GET", "POST"], name="form_edit"),
             Route("/o/{object}/lookup/{field}", self.lookup, methods=["GET"], name="form_lookup"),
         ]
 
     # -- handlers ---------------------------------------------------------------------------------
-
-    async def new(self, request: Request) -> Response:
-        """The create form; a POST creates the record and goes to its page."""
-        self.screens.principal(request)
-        obj = self.screens.object(request.path_params["object"])
-        form = await request.form() if request.method == "POST" else None
-        result = await run_in_threadpool(self._new, request, obj, form)
-        if isinstance(result, Response):
-            return result
-        page, status = result
-        title = self._words(request).gettext("New %(object)s") % {"object": self._label(request, obj)}
-        return await self.screens.render(request, "screens/form.html", page, title=title, status=status)
 
     async def edit(self, request: Request) -> Response:
         """The edit form; a POST saves the changes as of the version the form was loaded at."""
@@ -187,35 +123,6 @@ class FormScreens:
         return self.screens.templates[language].TemplateResponse(
             request, "screens/form/_lookup_options.html", context
         )
-
-    # -- create -----------------------------------------------------------------------------------
-
-    def _new(
-        self, request: Request, obj: ObjectDef, form: Mapping[str, Any] | None
-    ) -> Response | tuple[FormPage, int]:
-        access = self.screens.access(request, obj.name)
-        if access.scope(Action.CREATE) is Scope.NONE:
-            raise ForbiddenError(self._words(request).gettext("You may not create records of this kind."))
-        language = self.screens.language(request)
-        sections = layout(obj, access, language, editing=False)
-        fields = offered(sections, access)
-        if form is None:
-            now = self.screens.settings.clock()
-            raws = {**defaults(fields, now.date(), now), **prefill(request.query_params, fields)}
-            return self._page(request, obj, access, sections, raws), 200
-        values = parse_form(form, fields)
-        raws = {field.name: as_raw(field, values[field.name]) for field in fields}
-        try:
-            record = self.screens.services.records.create(obj.name, values, actor=self.screens.actor(request))
-        except ValidationError as exc:
-            return self._page(request, obj, access, sections, raws, errors=exc.fields), 422
-        try:
-            self.screens.services.records.get(obj.name, record["id"], actor=self.screens.actor(request))
-        except NotFoundError:
-            # A rule gave the new record to someone else (e.g. a lead assigned by region): it is
-            # saved, but its page would be a 404 for this user, so say so on the list instead.
-            return RedirectResponse(f"/o/{obj.name}?handed_over={record['id']}", status_code=303)
-        return RedirectResponse(f"/o/{obj.name}/{record['id']}?saved=1", status_code=303)
 
     # -- edit -------------------------------------------------------------------------------------
 
