@@ -355,7 +355,12 @@ def test_the_move_to_menu_offers_the_other_stages_and_works_as_a_plain_form(worl
     browser = world.browser(world.ann)
     soup = page(browser.get(BOARD))
     menu = one(soup, f"article.card[data-id='{deal['id']}'] .move-menu")
-    assert texts(menu, "button[name=stage]") == STAGE_LABELS[1:]
+    # Won is locked for a deal in initial contact: its gate says why, and the button is disabled.
+    labels = ["Needs analysis", "Proposal", "Negotiation", "🔒 Won", "Lost"]
+    assert texts(menu, "button[name=stage]") == labels
+    won = one(menu, "button[value=won]")
+    assert won.has_attr("disabled")
+    assert won["title"] == "Won can be reached only from Negotiation after Contract review is approved"
     form = menu.select("form")[1]  # Proposal
     data = {node["name"]: node["value"] for node in form.select("input")}
     data["stage"] = form.select_one("button")["value"]
@@ -381,7 +386,7 @@ def test_a_card_outside_the_edit_scope_is_shown_but_not_movable(world: World) ->
 
 def test_the_idle_badge_appears_past_the_stage_threshold_and_a_follow_up_clears_it(world: World) -> None:
     deal = world.deal(world.ann, "Sleepy")  # initial contact: idle after 7 days
-    world.deal(world.ann, "Fresh", "won")  # closing stages have no threshold
+    world.deal(world.ann, "Fresh", "lost", lost_reason="price")  # closing stages have no threshold
     clock = world.web.clock
 
     def board() -> Any:

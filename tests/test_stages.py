@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from gate_fixtures import approvals_for, approve_review
 from record_blueprint import NOW
 from sales_fixtures import Sales, make_sales
 
@@ -117,11 +118,18 @@ def test_stage_history_keeps_every_move_including_backwards_with_durations(s: Sa
 
 
 def test_a_won_deal_has_the_won_stage_probability(s: Sales) -> None:
-    deal = _deal(s, amount="8000", close_date="2024-06-30")
-    won = s.service.update("opportunity", deal["id"], {"stage": "won"}, version=1, actor=s.rep)
+    deal = _deal(s, amount="8000", close_date="2024-06-30", stage="proposal")
+    task = s.inbox.create_task(QUOTE_TASK, assignee_id=None, object="opportunity", record_id=deal["id"])
+    s.inbox.complete_task(task, user_id=None)
+    s.service.update("opportunity", deal["id"], {"stage": "negotiation"}, version=1, actor=s.rep)
+    # Won is reached from negotiation once the contract review is approved.
+    approve_review(approvals_for(s.service, s.inbox), deal["id"], submitter=s.rep, manager=s.manager)
+    version = s.service.get("opportunity", deal["id"], actor=s.rep)["version"]
+    won = s.service.update("opportunity", deal["id"], {"stage": "won"}, version=version, actor=s.rep)
     obj = s.service.blueprint.object("opportunity")
     assert probability(obj, won) == 100
     assert [v.to_stage for v in stage_history(s.service, "opportunity", deal["id"])] == [
-        "initial_contact",
+        "proposal",
+        "negotiation",
         "won",
     ]

@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 
 from crm_platform.metadata.model import Action, Condition, Field, FieldType, FilterOp, ObjectDef, Scope, Stage
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.errors import ForbiddenError
 from crm_platform.runtime.records.aggregates import (
     ACTIVITY_ORDER,
     Activity,
@@ -31,8 +30,15 @@ from crm_platform.runtime.records.aggregates import (
     ranked_groups,
 )
 from crm_platform.runtime.records.coerce import to_utc
-from crm_platform.runtime.records.permissions import Access
 from crm_platform.runtime.web.i18n import catalogues
+from crm_platform.runtime.web.screens.board.roles import (
+    board_field,
+    extra_fields,
+    money_field,
+    party_field,
+    tags_field,
+)
+from crm_platform.runtime.web.screens.record.path import closed_gates, gate_text
 from crm_platform.runtime.web.screens.values import display_value, lookup_titles, record_title
 from crm_platform.runtime.web.services import Services
 
@@ -69,8 +75,11 @@ class CardView:
     title: str
     url: str
     amount: Decimal | None
-    account: str
+    #: The party lookup's title (``party_field``, e.g. the customer), or "".
+    party: str
     tags: tuple[str, ...]
+    #: (label, value) of the other ``card:`` fields that are filled.
+    extras: tuple[tuple[str, str], ...]
     activity: str
     #: The activity icon's text alternative ("Overdue activity").
     activity_label: str
@@ -84,6 +93,8 @@ class CardView:
     locked: bool
     #: Whether the user may move this card (edit scope, stage writable, not locked).
     movable: bool
+    #: Stages whose gate is closed to this card now, with why (its "Move to…" shows them disabled).
+    closed: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,8 @@ class Board:
     columns: tuple[ColumnView, ...]
     #: Every stage, for the "Move to…" menus: (name, label).
     stages: tuple[tuple[str, str], ...]
+    #: The gate of each gated stage in words (a lock on its column header).
+    gates: Mapping[str, str]
     #: The stage field's name (``?stage=`` of a column's "+").
     stage_param: str
     money_field: Field | None
@@ -127,36 +140,6 @@ class Board:
     #: A refused move shown in place (no JavaScript): the drawer with the missing fields.
     drawer: Any = None
     alert: str | None = None
-
-
-def board_field(obj: ObjectDef, access: Access) -> Field:
-    """The object's stage field; :class:`ForbiddenError` when the user may not see it."""
-    stage = obj.stage_field
-    assert stage is not None
-    if stage.name in access.rules.hidden:
-        raise ForbiddenError(f"the stage of {obj.name} records is hidden from this role")
-    return stage
-
-
-def money_field(obj: ObjectDef, access: Access) -> Field | None:
-    """The field a column sums: ``amount`` when numeric, else the first money field; hidden ones never."""
-    candidates = [f for f in obj.fields if f.name == "amount" and f.value_type.is_numeric]
-    candidates += [f for f in obj.fields if f.value_type is FieldType.MONEY]
-    return next((f for f in candidates if f.name not in access.rules.hidden), None)
-
-
-def account_field(obj: ObjectDef, access: Access) -> Field | None:
-    """The lookup a card names after the amount: ``account``, else the first lookup."""
-    lookups = [f for f in obj.fields if f.type is FieldType.LOOKUP and f.name not in access.rules.hidden]
-    return next((f for f in lookups if f.name == "account"), lookups[0] if lookups else None)
-
-
-def tags_field(obj: ObjectDef, access: Access) -> Field | None:
-    """A multi_choice field called ``tags``, if the object has one the user may see."""
-    if obj.has_field("tags") and "tags" not in access.rules.hidden:
-        found = obj.field("tags")
-        return found if found.type is FieldType.MULTI_CHOICE else None
-    return None
 
 
 def idle_days(stage: Stage | None, touched_at: dt.datetime | None, now: dt.datetime) -> int | None:
@@ -185,8 +168,9 @@ class BoardBuilder:
         self.access = self.records.access(obj.name, actor=actor)
         self.stage_field = board_field(obj, self.access)
         self.money = money_field(obj, self.access)
-        self.account = account_field(obj, self.access)
+        self.party = party_field(obj, self.access)
         self.tags = tags_field(obj, self.access)
+        self.extras = extra_fields(obj, self.access, (self.money, self.party, self.tags))
         edit = self.access.scope(Action.EDIT)
         self.can_move = edit is not Scope.NONE and self.stage_field.name not in self.access.rules.read_only
         self.base = f"/o/{obj.name}/board"
@@ -267,6 +251,11 @@ class BoardBuilder:
                 (s.name, s.label.get(language, s.name.replace("_", " ").capitalize()))
                 for s in self.obj.stages
             ),
+            gates={
+                s.name: gate_text(self.records.blueprint, self.obj, s, language)
+                for s in self.obj.stages
+                if s.from_stages or s.requires_approval
+            },
             stage_param=self.stage_field.name,
             money_field=self.money,
             can_create=self.access.scope(Action.CREATE) is not Scope.NONE,
@@ -393,12 +382,18 @@ class BoardBuilder:
                 limit=len(chunk),
             )
             records.extend(page.records)
-        names = [self.account.name] if self.account is not None else []
+        lookups = [self.party, *self.extras]
+        names = [f.name for f in lookups if f is not None and f.type is FieldType.LOOKUP]
         titles = lookup_titles(self.records, self.actor, self.obj, records, names) if names else {}
         owners = self._owners({r["owner_id"] for r in records if r.get("owner_id") is not None})
         by_id = {int(r["id"]): r for r in records}
+        closed = closed_gates(self.records, self.obj, records, self.language)
         return {
-            card.id: self.card(by_id[card.id], card, titles, owners) for card in ranked if card.id in by_id
+            card.id: dataclasses.replace(
+                self.card(by_id[card.id], card, titles, owners), closed=closed.get(card.id, {})
+            )
+            for card in ranked
+            if card.id in by_id
         }
 
     def _owners(self, ids: set[int]) -> dict[int, str]:
@@ -428,12 +423,18 @@ class BoardBuilder:
             Activity.NONE: "No activity scheduled",
             Activity.PLANNED: "Activity planned",
         }
-        account = ""
-        if self.account is not None:
-            account = display_value(obj, self.account, record.get(self.account.name), language, titles)
+        party = ""
+        if self.party is not None:
+            party = display_value(obj, self.party, record.get(self.party.name), language, titles)
         tags: tuple[str, ...] = ()
         if self.tags is not None:
-            tags = tuple(display_value(obj, self.tags, [v], language) for v in record.get("tags") or ())
+            values = record.get(self.tags.name) or ()
+            tags = tuple(display_value(obj, self.tags, [v], language) for v in values)
+        extras = tuple(
+            (f.label_for(language), display_value(obj, f, record.get(f.name), language, titles))
+            for f in self.extras
+            if record.get(f.name) not in (None, "", [])
+        )
         movable = (
             self.can_move
             and not ranked.locked
@@ -446,8 +447,9 @@ class BoardBuilder:
             title=record_title(obj, record),
             url=f"/o/{obj.name}/{record['id']}",
             amount=record.get(self.money.name) if self.money is not None else None,
-            account=account,
+            party=party,
             tags=tags,
+            extras=extras,
             activity=ranked.activity.value,
             activity_label=self._(activity_labels[ranked.activity]),
             next_due=ranked.next_due,

@@ -1,9 +1,11 @@
 """Moving a card to another stage, and the drawer that asks for what the stage still needs.
 
 The move is an ordinary update through the record service, so the stage's entry
-criteria (required fields and tasks), the approval lock, optimistic locking and
-permissions all apply. A refusal becomes a :class:`Drawer`: the message, one
-input per missing field (keeping what was typed) and the other problems.
+criteria (required fields and tasks), its gate (``from:``, ``requires_approval:``),
+the approval lock, optimistic locking and permissions all apply. A refusal
+becomes a :class:`Drawer`: the message, one input per missing field (keeping
+what was typed) and the other problems; a closed gate is the message itself, in
+the user's language, and filling fields cannot lift it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from crm_platform.runtime.errors import (
     StateError,
     ValidationError,
 )
+from crm_platform.runtime.process.stages import StageGateError, gate_message
 from crm_platform.runtime.web.i18n import catalogues
+from crm_platform.runtime.web.screens.record.path import gate_text
 from crm_platform.runtime.web.screens.values import record_title
 from crm_platform.runtime.web.services import Services
 
@@ -154,6 +158,15 @@ class CardMover:
                     values[name] = self._value(self.obj.field(name), form[name])
         try:
             record = self.records.update(self.obj.name, record_id, values, version=version, actor=self.actor)
+        except StageGateError as exc:
+            gate = gate_text(self.records.blueprint, self.obj, exc.stage, self.language)
+            english = gate_message(self.records.blueprint, self.obj, exc.stage)
+            errors = dict(exc.fields)
+            rest = errors.pop(self.stage_field.name, "")[len(english) :].lstrip("; ")
+            if rest:
+                errors[self.stage_field.name] = rest
+            fields = {**errors, self.stage_field.name: gate}
+            return self._refused(422, record_id, version, target, form, errors, gate, fields, retry=False)
         except ValidationError as exc:
             return self._refused(422, record_id, version, target, form, exc.fields, retry=True)
         except ConflictError as exc:

@@ -22,8 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crm_platform.metadata.model import Action, FieldType, ObjectDef, Scope
-from crm_platform.runtime.mapping.convert import DEFAULT_CONVERSION, converted_into
+from crm_platform.metadata.model import Action, ExistingPolicy, FieldType, ObjectDef, Scope
+from crm_platform.runtime.mapping.convert import converted_into
+from crm_platform.runtime.mapping.generate import action_holds
 from crm_platform.runtime.messaging.inbox import Task
 from crm_platform.runtime.records.coerce import to_utc
 from crm_platform.runtime.records.query import field_of
@@ -34,10 +35,10 @@ from crm_platform.runtime.web.screens.frame import Screens
 from crm_platform.runtime.web.screens.record.approvals import ApprovalPanel, approval_panel
 from crm_platform.runtime.web.screens.record.forms import Composer, Overrides, TaskForm
 from crm_platform.runtime.web.screens.record.path import (
-    LOST_REASON,
     StageError,
     StagePath,
     find_stage,
+    lost_reason_field,
     stage_path,
 )
 from crm_platform.runtime.web.screens.record.related import (
@@ -53,8 +54,17 @@ from crm_platform.runtime.web.screens.values import display_value, lookup_titles
 TABS = ("activity", "details", "tasks")
 #: Key fields in the header at most (UI.md 3: 4 to 7).
 KEY_FIELDS = 6
-#: The object quotes are generated into, and whether it exists is what offers "Generate quote".
-QUOTE_OBJECT = "quote"
+
+
+@dataclass(frozen=True)
+class HeaderAction:
+    """A declared action (``kind="action"``: a form posting to ``url``) or a conversion
+    (``kind="conversion"``: a link to its dialog at ``url``) offered in the header."""
+
+    kind: str
+    name: str
+    label: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -93,9 +103,9 @@ class RecordPage:
     #: Why Edit is disabled: ``pending`` (an approval) or ``forbidden``; empty when it is not.
     edit_blocked: str
     can_delete: bool
-    #: ``quote`` / ``convert`` when they apply to this record.
-    actions: tuple[str, ...]
-    #: What a converted lead became: (label, url).
+    #: The object's declared actions and the conversions from it that apply to this record now.
+    actions: tuple[HeaderAction, ...]
+    #: What a converted record became: (label, url).
     converted: tuple[tuple[str, str], ...]
     path: StagePath | None
     stage_error: StageError | None
@@ -219,27 +229,56 @@ def _key_fields(
 
 
 def _actions(
-    screens: Screens, principal: Principal, obj: ObjectDef, record: Mapping[str, Any]
-) -> tuple[str, ...]:
-    """Object actions that apply: a pipeline object quotes are made from; an unconverted lead."""
+    screens: Screens,
+    principal: Principal,
+    obj: ObjectDef,
+    record: Mapping[str, Any],
+    *,
+    language: str,
+    converted: bool,
+) -> tuple[HeaderAction, ...]:
+    """The declared actions whose ``when`` holds and whose target the user may create; the
+    conversions from ``obj`` while the record is unconverted and the user may work it (the
+    record service checks both again when the form is sent)."""
     records = screens.services.records
-    blueprint = screens.blueprint
     actor = principal.actor
-    actions = []
-    if obj.stage_field is not None and blueprint.has_object(QUOTE_OBJECT):
-        quote = blueprint.object(QUOTE_OBJECT)
-        points_here = any(f.type is FieldType.LOOKUP and f.to == obj.name for f in quote.fields)
-        if points_here and records.access(QUOTE_OBJECT, actor=actor).scope(Action.CREATE) is not Scope.NONE:
-            actions.append("quote")
-    conversion = DEFAULT_CONVERSION
-    if obj.name == conversion.source and conversion.account and blueprint.has_object(conversion.account):
+    url = f"/o/{obj.name}/{record['id']}"
+    now = screens.settings.clock()
+    creatable: dict[str, bool] = {}
+
+    def may_create(object: str) -> bool:
+        if object not in creatable:
+            creatable[object] = records.access(object, actor=actor).scope(Action.CREATE) is not Scope.NONE
+        return creatable[object]
+
+    offered = [
+        HeaderAction(
+            "action",
+            action.name,
+            action.label.get(language, action.name.replace("_", " ").capitalize()),
+            f"{url}/actions/{action.name}",
+        )
+        for action in obj.actions
+        if may_create(action.create) and action_holds(action, record, now)
+    ]
+    conversions = [c for c in screens.blueprint.conversions if c.source == obj.name]
+    if conversions and not converted:
         access = records.access(obj.name, actor=actor)
-        targets = records.access(conversion.account, actor=actor)
-        if access.reaches(access.scope(Action.EDIT), record.get("owner_id")) and (
-            targets.scope(Action.CREATE) is not Scope.NONE
-        ):
-            actions.append("convert")
-    return tuple(actions)
+        if access.reaches(access.scope(Action.EDIT), record.get("owner_id")):
+            offered += [
+                HeaderAction(
+                    "conversion",
+                    conversion.name,
+                    conversion.label.get(language, conversion.name.replace("_", " ").capitalize()),
+                    f"{url}/convert/{conversion.name}",
+                )
+                for conversion in conversions
+                if all(
+                    t.optional or t.existing is ExistingPolicy.DUPLICATES or may_create(t.object)
+                    for t in conversion.targets
+                )
+            ]
+    return tuple(offered)
 
 
 def build_page(
@@ -270,11 +309,7 @@ def build_page(
     edit_blocked = "forbidden" if not reaches_edit else "pending" if locked else ""
     stage_field = obj.stage_field
     movable = not edit_blocked and stage_field is not None and stage_field.name not in access.rules.read_only
-    reason_field = obj.field(LOST_REASON) if obj.has_field(LOST_REASON) else None
-    if reason_field is not None and (
-        LOST_REASON in access.rules.hidden or LOST_REASON in access.rules.read_only
-    ):
-        reason_field = None
+    reason_field = lost_reason_field(obj, access.rules)
     path = stage_path(
         records,
         obj,
@@ -285,17 +320,15 @@ def build_page(
         blocked=edit_blocked or ("read_only" if not movable else ""),
         reason_field=reason_field,
     )
-    actions = _actions(screens, principal, obj, record)
     converted: tuple[tuple[str, str], ...] = ()
-    if obj.name == DEFAULT_CONVERSION.source:
+    if any(c.source == obj.name for c in screens.blueprint.conversions):
         became = converted_into(records, obj.name, record_id)
         converted = tuple(
             (blueprint_label(screens.blueprint.object(name), language), f"/o/{name}/{target}")
             for name, target in became.items()
             if screens.blueprint.has_object(name)
         )
-        if converted:
-            actions = tuple(a for a in actions if a != "convert")
+    actions = _actions(screens, principal, obj, record, language=language, converted=bool(converted))
     timeline = services.sales.timeline(obj.name, record_id)
     owner = services.users.get(record["owner_id"]) if record.get("owner_id") else None
     composer = overrides.composer or Composer(kind=kind if kind in FOLLOW_UP_KINDS else "call")

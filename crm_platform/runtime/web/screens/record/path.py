@@ -5,23 +5,101 @@ current or still to come, with the days spent in it (from ``crm_stage_history``)
 When the stage guard refuses a move, :func:`stage_error` turns its
 :class:`~crm_platform.runtime.errors.ValidationError` into inputs for the missing
 fields (keeping what the user typed) and links to the open tasks it waits for.
+A stage whose gate (``from:`` / ``requires_approval:``) is closed for the record
+is shown locked, with :func:`gate_text` (the guard's refusal in the user's
+language) as its title; a lost stage asks for its declared ``reason:`` field.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from crm_platform.metadata.model import Field, FieldType, ObjectDef, Outcome, Stage
+from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef, Outcome, Stage
 from crm_platform.runtime.messaging.inbox import Inbox
-from crm_platform.runtime.process.stages import STAGE_KEY, StageVisit, stage_history
+from crm_platform.runtime.process.stages import (
+    STAGE_KEY,
+    StageVisit,
+    approved_records,
+    gate_message,
+    gate_parts,
+    stage_history,
+)
+from crm_platform.runtime.records.permissions import ObjectAccess
 from crm_platform.runtime.records.service import RecordService
+from crm_platform.runtime.storage.db import read_connection
+from crm_platform.runtime.web.i18n import catalogues
 from crm_platform.runtime.web.i18n import label as blueprint_label
 
-#: Name of the field that keeps why a record was lost, when the object has one.
-LOST_REASON = "lost_reason"
+
+def gate_text(blueprint: Blueprint, obj: ObjectDef, stage: Stage, language: str) -> str:
+    """Why ``stage`` may not be entered yet, in ``language`` ("" for a stage without a gate)."""
+    sources, approval = gate_parts(blueprint, obj, stage)
+    if not sources and stage.requires_approval is None:
+        return ""
+    words = catalogues()[language]
+    values = {
+        "stage": blueprint_label(stage, language),
+        "sources": f" {words.gettext('or')} ".join(blueprint_label(s, language) for s in sources),
+        "approval": blueprint_label(approval, language) if approval else stage.requires_approval,
+    }
+    if sources and stage.requires_approval:
+        text = words.gettext("%(stage)s can be reached only from %(sources)s after %(approval)s is approved")
+    elif sources:
+        text = words.gettext("%(stage)s can be reached only from %(sources)s")
+    else:
+        text = words.gettext("%(stage)s can be reached only after %(approval)s is approved")
+    return text % values
+
+
+def closed_gates(
+    service: RecordService, obj: ObjectDef, records: list[Mapping[str, Any]], language: str
+) -> dict[int, dict[str, str]]:
+    """For each record id, the stages whose gate is closed to it now, with :func:`gate_text`.
+
+    One query per approval the stages wait for, whatever the number of records.
+    """
+    field = obj.stage_field
+    gated = [s for s in obj.stages if s.from_stages or s.requires_approval]
+    if field is None or not gated or not records:
+        return {}
+    ids = [int(r["id"]) for r in records]
+    approved: dict[str, set[int]] = {}
+    with read_connection(service.engine) as conn:
+        for name in {s.requires_approval for s in gated if s.requires_approval}:
+            approved[name] = approved_records(service, obj.name, name, ids, connection=conn)
+    texts = {s.name: gate_text(service.blueprint, obj, s, language) for s in gated}
+    closed: dict[int, dict[str, str]] = {}
+    for record in records:
+        record_id, current = int(record["id"]), record.get(field.name)
+        closed[record_id] = {
+            s.name: texts[s.name]
+            for s in gated
+            if s.name != current
+            and (
+                (s.from_stages and current not in s.from_stages)
+                or (s.requires_approval and record_id not in approved[s.requires_approval])
+            )
+        }
+    return closed
+
+
+def reason_field(obj: ObjectDef, stage: Stage | None, rules: ObjectAccess | None = None) -> Field | None:
+    """The field ``stage`` declares as its ``reason:``, if the user may write it."""
+    name = stage.reason if stage is not None else None
+    if name is None or not obj.has_field(name):
+        return None
+    if rules is not None and (name in rules.hidden or name in rules.read_only):
+        return None
+    return obj.field(name)
+
+
+def lost_reason_field(obj: ObjectDef, rules: ObjectAccess | None = None) -> Field | None:
+    """The reason field of the object's first lost stage (what the path's lost form asks for)."""
+    lost = next((s for s in obj.stages if s.outcome is Outcome.LOST), None)
+    return reason_field(obj, lost, rules)
 
 
 @dataclass(frozen=True)
@@ -36,6 +114,8 @@ class PathStep:
     outcome: str | None
     #: Whole days spent in this stage (all visits; the current one up to now); ``None``: never entered.
     days: int | None
+    #: Why the stage cannot be entered now (its gate is closed), else "".
+    locked: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,7 +139,7 @@ class StagePath:
     movable: bool
     blocked: str
     history: tuple[HistoryRow, ...]
-    #: How a lost stage asks for its reason: the choices of a ``lost_reason`` choice field, else free text.
+    #: How a lost stage asks for its reason: the choices of its ``reason:`` choice field, else free text.
     reason_choices: tuple[tuple[str, str], ...]
 
 
@@ -148,6 +228,8 @@ def stage_path(
                 None if seconds is None else _days(seconds),
             )
         )
+    closed = closed_gates(service, obj, [record], language).get(int(record["id"]), {})
+    steps = [replace(step, locked=closed.get(step.name, "")) for step in steps]
     current = steps[current_index] if current_index >= 0 else None
     choices: tuple[tuple[str, str], ...] = ()
     if reason_field is not None and reason_field.type is FieldType.CHOICE:
@@ -244,18 +326,29 @@ def stage_error(
     lookup_options: Mapping[str, tuple[tuple[str, str], ...]],
     reason: str = "",
     reason_missing: bool = False,
+    blueprint: Blueprint | None = None,
 ) -> StageError:
     """``problems`` (the guard's and the service's messages by field) as a form that fixes them.
 
     The inputs are the fields the stage requires that are still empty, plus any
     field whose typed value was refused; ``typed`` keeps what the user entered.
     """
-    stage_name = stage.name if stage else str(typed.get("stage", ""))
+    stage_key = obj.stage_field.name if obj.stage_field is not None else STAGE_KEY
+    stage_name = stage.name if stage else str(typed.get(stage_key, ""))
     required = set(stage.requires) if stage else set()
+    reason_name = stage.reason if stage else None
+    problems = dict(problems)
+    if stage is not None and blueprint is not None and stage_key in problems:
+        # The guard words its gate in English; the page says it in the user's language.
+        english = gate_message(blueprint, obj, stage)
+        if problems[stage_key].startswith(english):
+            rest = problems[stage_key][len(english) :].lstrip("; ")
+            translated = gate_text(blueprint, obj, stage, language)
+            problems[stage_key] = f"{translated}; {rest}" if rest else translated
     inputs: list[CriteriaInput] = []
     messages: list[str] = []
     for name, problem in problems.items():
-        if name in (STAGE_KEY, LOST_REASON):
+        if name in (stage_key, reason_name):
             continue
         if not obj.has_field(name) or name in hidden:
             messages.append(problem)
@@ -266,7 +359,7 @@ def stage_error(
             _input(obj, obj.field(name), typed, error, name not in read_only, language, lookup_options)
         )
     tasks: list[OpenTask] = []
-    if STAGE_KEY in problems and stage is not None and stage.requires_tasks:
+    if stage_key in problems and stage is not None and stage.requires_tasks:
         open_tasks = {
             task.title: task.id
             for task in inbox.tasks(object=obj.name, record_id=record_id, open_only=True)
@@ -275,19 +368,20 @@ def stage_error(
         tasks = [
             OpenTask(title, open_tasks.get(title))
             for title in stage.requires_tasks
-            if title in problems[STAGE_KEY]
+            if title in problems[stage_key]
         ]
-    if STAGE_KEY in problems and not tasks:
-        messages.append(problems[STAGE_KEY])
-    if LOST_REASON in problems:
-        messages.append(problems[LOST_REASON])
+    if stage_key in problems:
+        # What is left once the task titles are links (the gate, say) is said in words.
+        parts = problems[stage_key].split("; ")
+        messages.extend(p for p in parts if not any(f"'{task.title}'" in p for task in tasks))
+    ask_reason = is_lost(stage) or reason_name is not None
     return StageError(
         stage_name,
         blueprint_label(stage, language) if stage else stage_name,
         tuple(inputs),
         tuple(tasks),
         tuple(messages),
-        ask_reason=is_lost(stage),
+        ask_reason=ask_reason,
         reason=reason,
-        reason_missing=reason_missing,
+        reason_missing=reason_missing or (reason_name is not None and reason_name in problems),
     )

@@ -1,8 +1,10 @@
 """The stage path's form: move the record, filling what the target stage requires.
 
 Only the fields the target stage ``requires`` are taken from the form (plus the
-lost reason); a refused move re-renders the page with the missing fields as
-inputs (:func:`.record_path.stage_error`), a lost stage asks why first.
+reason, written to the stage's declared ``reason:`` field); a refused move
+re-renders the page with the missing fields as inputs
+(:func:`.record_path.stage_error`), a stage with a reason asks why first. A lost
+stage without a ``reason:`` keeps the answer as a note on the timeline.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from crm_platform.runtime.storage.db import transaction
 from crm_platform.runtime.web.auth.backend import Principal
 from crm_platform.runtime.web.screens.record.forms import FormHandlers, Overrides, text_of, version_of
 from crm_platform.runtime.web.screens.record.path import (
-    LOST_REASON,
     StageError,
     find_stage,
     is_lost,
@@ -30,7 +31,7 @@ from crm_platform.runtime.web.screens.values import record_title
 
 #: Lookup choices offered in a stage's criteria form at most.
 LOOKUP_OPTIONS = 100
-#: The note a lost reason becomes when the object has no ``lost_reason`` field.
+#: The note a lost reason becomes when the lost stage declares no ``reason:`` field.
 LOST_NOTE = "Lost: {reason}"
 
 
@@ -52,17 +53,16 @@ class StageActions(FormHandlers):
             if typed.get(required):
                 values[required] = typed[required]
         reason = text_of(form, "reason")
-        if is_lost(stage) and not reason:
+        asks_reason = is_lost(stage) or (stage is not None and stage.reason is not None)
+        if asks_reason and not reason:
             refused = StageError(name, "", ask_reason=True, reason_missing="reason" in form)
             return await self._stage_refused(request, principal, obj, record_id, stage, {}, typed, refused)
-        access = self.screens.access(request, obj.name)
         note = ""
-        if is_lost(stage):
-            hidden, read_only = access.rules.hidden, access.rules.read_only
-            if obj.has_field(LOST_REASON) and LOST_REASON not in hidden and LOST_REASON not in read_only:
-                values[LOST_REASON] = reason
-            else:
-                note = LOST_NOTE.format(reason=reason)[:300]
+        if stage is not None and stage.reason is not None:
+            # Written even when the user may not: the service then refuses it, keyed by the field.
+            values[stage.reason] = reason
+        elif is_lost(stage):
+            note = LOST_NOTE.format(reason=reason)[:300]
         try:
             await run_in_threadpool(self._move, principal, obj, record_id, values, version_of(form), note)
         except ValidationError as error:
@@ -121,6 +121,7 @@ class StageActions(FormHandlers):
                 lookup_options=options,
                 reason=typed.get("reason", ""),
                 reason_missing=refused.reason_missing if refused else False,
+                blueprint=self.screens.blueprint,
             )
 
         error = await run_in_threadpool(build)
