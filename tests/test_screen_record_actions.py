@@ -1,4 +1,4 @@
-"""The record page's forms: stage moves, approvals panel, delete, quote generation and lead conversion."""
+"""The record page's forms: stage moves, approvals panel and delete (actions: test_object_actions.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.mapping.convert import converted_into
 from tests.html import one, page, texts
 from tests.test_screen_record import Shop, make_shop
 
@@ -162,34 +161,7 @@ def test_a_decided_approval_shows_its_comments(shop: Shop) -> None:
     assert soup.select('[data-badge="pending"]') == [] and one(soup, '[data-action="edit"]').has_attr("href")
 
 
-def test_generating_a_quote_opens_the_new_quote(shop: Shop) -> None:
-    answer = shop.web.browser(shop.rep).post(shop.url() + "/quote")
-    assert answer.status_code == 303
-    quote_id = int(answer.headers["location"].rsplit("/", 1)[1])
-    assert answer.headers["location"] == f"/o/quote/{quote_id}"
-    quote = shop.web.services.records.get("quote", quote_id, actor=Actor(shop.rep.id))
-    assert quote["opportunity"] == shop.deal["id"] and str(quote["amount"]) == "10000.00"
-    # Accounts have no such action.
-    assert shop.web.browser(shop.rep).post(shop.url(shop.account, "account") + "/quote").status_code == 404
-
-
-def test_converting_a_lead_opens_the_opportunity_it_became(shop: Shop) -> None:
-    lead = shop.create("lead", {"company": "Globex", "contact_name": "Wang Fang"})
-    browser = shop.web.browser(shop.rep)
-    soup = page(browser.get(shop.url(lead, "lead")))
-    assert (
-        one(soup, '[data-action="convert"]').find_parent("form")["action"]
-        == shop.url(lead, "lead") + "/convert"
-    )
-    answer = browser.post(shop.url(lead, "lead") + "/convert")
-    assert answer.status_code == 303
-    became = converted_into(shop.web.services.records, "lead", lead["id"])
-    assert answer.headers["location"] == f"/o/opportunity/{became['opportunity']}"
-    after = page(browser.get(shop.url(lead, "lead")))
-    assert after.select('[data-action="convert"]') == []
-    assert len(after.select("[data-converted]")) == 3
-    again = browser.post(shop.url(lead, "lead") + "/convert")
-    assert again.status_code == 422 and one(page(again), '[data-alert="invalid"]')
+# Declared actions and the conversion dialog: tests/test_object_actions.py.
 
 
 def test_delete_needs_the_current_version_and_goes_to_the_list(shop: Shop) -> None:

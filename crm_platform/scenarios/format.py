@@ -383,6 +383,31 @@ class _Builder:
         if step.action in ("create", "find") and "name" in args:
             names.add(str(args["name"]).removeprefix("@"))
         if step.action == "convert":
-            names.update(
-                str(args[k]).removeprefix("@") for k in ("account", "contact", "opportunity") if k in args
-            )
+            self.check_convert(step)
+            named = args.get("name")
+            if isinstance(named, dict):
+                names.update(str(value).removeprefix("@") for value in named.values())
+
+    def check_convert(self, step: Step) -> None:
+        """Report an unknown conversion, and targets ``name``, ``use`` or ``values`` it does not make."""
+        args = step.args
+        conversions = {c.name: c for c in self.blueprint.conversions}
+        name = args.get("conversion")
+        if name is None:
+            if len(conversions) != 1:
+                self.problem(step.position, "say which conversion: conversion: NAME")
+                return
+            name = next(iter(conversions))
+        if name not in conversions:
+            where = step.values.get("conversion", step.position)
+            self.problem(where, f"unknown conversion '{name}'{did_you_mean(str(name), conversions)}")
+            return
+        targets = [t.object for t in conversions[name].targets]
+        for key in ("name", "use", "values"):
+            given = args.get(key)
+            for target in given if isinstance(given, dict) else ():
+                if target not in targets:
+                    self.problem(
+                        step.values.get(key, step.position),
+                        f"conversion '{name}' makes no '{target}'{did_you_mean(target, targets)}",
+                    )

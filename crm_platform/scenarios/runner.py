@@ -23,7 +23,7 @@ from crm_platform.rules.compiled import CompiledRule
 from crm_platform.rules.worker import Worker
 from crm_platform.runtime.actors import SYSTEM
 from crm_platform.runtime.errors import RecordError, StateError
-from crm_platform.runtime.mapping.convert import convert_lead
+from crm_platform.runtime.mapping.convert import convert
 from crm_platform.runtime.migrations.migrate import migrate
 from crm_platform.runtime.people.users import UserDirectory, UserError
 from crm_platform.runtime.storage.db import create_engine
@@ -284,17 +284,29 @@ class _World(Observer):
         self._decide(args, "reject")
 
     def do_convert(self, args: dict[str, Any], step: Step) -> None:
-        """Convert a named lead; names the account, contact and opportunity it became."""
-        _object, lead_id = self.record(args["record"])
-        result = convert_lead(self.platform.records, lead_id, actor=self.actor(args.get("as")))
-        made = {
-            "account": result.account_id,
-            "contact": result.contact_id,
-            "opportunity": result.opportunity_id,
-        }
-        for target, record_id in made.items():
-            if target in args and record_id is not None:
-                self.names[args[target].removeprefix("@")] = (target, record_id)
+        """Carry out a declared conversion of a named record; ``name`` names the records it made.
+
+        ``use`` picks per target ``new`` (the default), ``skip`` or a named record (``"@acme"``);
+        ``values`` gives a target's own values.
+        """
+        _object, record_id = self.record(args["record"])
+        blueprint = self.platform.records.blueprint
+        name = args.get("conversion") or blueprint.conversions[0].name
+        choices: dict[str, dict[str, Any]] = {}
+        for target, use in (args.get("use") or {}).items():
+            if str(use).startswith("@"):
+                _other, existing = self.record(str(use))
+                choices[target] = {"use": "existing", "id": existing}
+            else:
+                choices[target] = {"use": str(use)}
+        for target, values in (args.get("values") or {}).items():
+            choices.setdefault(target, {})["values"] = self.values(target, values)
+        result = convert(
+            self.platform.records, name, record_id, actor=self.actor(args.get("as")), choices=choices
+        )
+        for target, label in (args.get("name") or {}).items():
+            if result.id(target) is not None:
+                self.names[str(label).removeprefix("@")] = (target, result.id(target))
 
     def do_find(self, args: dict[str, Any], step: Step) -> None:
         """Name the one record matching ``where`` (one a rule created, say)."""

@@ -1,21 +1,22 @@
 """The app factory: routes, middleware and error handlers, nothing else.
 
+The services come built: :func:`crm_platform.compose.web_services` makes them from the
+composed platform, so the web layer wires nothing of the runtime itself.
+
 Example::
 
-    app = create_app(blueprint, engine)                       # default services
-    app = create_app(blueprint, engine, services=services)    # services wired to the rule engine
+    platform = compose(blueprint, engine, clock=settings.clock)
+    app = create_app(web_services(platform, settings), settings)
 """
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from crm_platform.metadata.model import Blueprint
 from crm_platform.resources import ui_dir
 from crm_platform.runtime.web.api.actions import ActionApi
 from crm_platform.runtime.web.api.merge import MergeApi
@@ -31,16 +32,8 @@ from crm_platform.runtime.web.services import Services
 from crm_platform.runtime.web.settings import WebSettings
 
 
-def create_app(
-    blueprint: Blueprint,
-    engine: Engine,
-    *,
-    services: Services | None = None,
-    settings: WebSettings | None = None,
-) -> Starlette:
-    """The ASGI app serving the sign-in pages, the screens, static files and the API of ``blueprint``."""
-    settings = settings or WebSettings()
-    services = services or Services.build(blueprint, engine, settings)
+def create_app(services: Services, settings: WebSettings) -> Starlette:
+    """The ASGI app serving the sign-in pages, the screens, static files and the API of ``services``."""
     screens = Screens(services, settings)
     templates = screens.templates
     login = LoginViews(templates, services.credentials, services.sessions, services.limiter, settings)

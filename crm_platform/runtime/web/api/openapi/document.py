@@ -35,6 +35,7 @@ from crm_platform.runtime.web.api.openapi.common import (
     query_parameter,
     ref,
 )
+from crm_platform.runtime.web.api.openapi.mapping import mapping_paths
 from crm_platform.runtime.web.api.openapi.work import WORK_SCHEMAS, inbox_paths, work_paths
 from crm_platform.runtime.web.auth.backend import require_principal
 from crm_platform.runtime.web.requests import MAX_LIMIT
@@ -325,6 +326,7 @@ def openapi_document(
         paths.update(object_paths(obj, hidden.get(obj.name, ())))
     paths.update(inbox_paths())
     paths.update(work_paths(blueprint))
+    paths.update(mapping_paths(blueprint))
     paths.update(merge_paths(blueprint))
     return {
         "openapi": "3.0.3",

@@ -1,10 +1,11 @@
-"""The forms of the record page: follow-ups, tasks, delete, quote generation, lead conversion.
+"""The forms of the record page: follow-ups, tasks, delete, the object's declared actions.
 
 Each handler writes through a service as the signed-in user and answers 303
 back to a page on success. A refusal re-renders the record page with the
 problem in place and what the user typed kept: 422 for invalid values, 409 for
 a stale version or a record locked by a pending approval. Hidden inputs are
-trusted for nothing but the version. Stage moves are in :mod:`.record_stage`.
+trusted for nothing but the version. Stage moves are in :mod:`.stage`, the conversion
+dialog in :mod:`.convert`.
 """
 
 from __future__ import annotations
@@ -15,16 +16,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from crm_platform.metadata.model import FieldType
 from crm_platform.runtime.errors import (
     ConflictError,
-    NotFoundError,
     RecordLockedError,
     StateError,
     ValidationError,
 )
-from crm_platform.runtime.mapping.convert import DEFAULT_CONVERSION, convert_lead
-from crm_platform.runtime.mapping.generate import quote_from_opportunity
+from crm_platform.runtime.mapping.generate import action_named, run_action
 from crm_platform.runtime.web.screens.record.forms import (
     Composer,
     FormHandlers,
@@ -34,7 +32,6 @@ from crm_platform.runtime.web.screens.record.forms import (
     text_of,
     version_of,
 )
-from crm_platform.runtime.web.screens.record.page import QUOTE_OBJECT
 
 
 class RecordActions(FormHandlers):
@@ -134,42 +131,18 @@ class RecordActions(FormHandlers):
             return await self._refused(request, error, obj, record_id)
         return RedirectResponse(f"/o/{obj.name}", status_code=303)
 
-    async def quote(self, request: Request) -> Response:
-        """Generate a quote from this record (an opportunity) and open it."""
-        principal, obj, record_id, _url = self._target(request)
-        blueprint = self.screens.blueprint
-        quote_points_here = blueprint.has_object(QUOTE_OBJECT) and any(
-            f.type is FieldType.LOOKUP and f.to == obj.name for f in blueprint.object(QUOTE_OBJECT).fields
-        )
-        if obj.stage_field is None or not quote_points_here:
-            raise NotFoundError(obj.name, record_id, f"quotes are not generated from {obj.name} records")
-        try:
-            result = await run_in_threadpool(
-                quote_from_opportunity,
-                self.screens.services.records,
-                record_id,
-                actor=principal.actor,
-                opportunity=obj.name,
-                quote=QUOTE_OBJECT,
-            )
-        except (ValidationError, StateError) as error:
-            return await self._refused(request, error, obj, record_id)
-        return RedirectResponse(f"/o/{QUOTE_OBJECT}/{result.quote['id']}", status_code=303)
+    async def action(self, request: Request) -> Response:
+        """Run the object's declared action ``{name}`` on this record and open the record it made.
 
-    async def convert(self, request: Request) -> Response:
-        """Convert this lead; opens the opportunity it became (else the account)."""
-        principal, obj, record_id, url = self._target(request)
-        conversion = DEFAULT_CONVERSION
-        if obj.name != conversion.source:
-            raise NotFoundError(obj.name, record_id, f"{obj.name} records are not converted")
+        An unknown action is a 404; one whose ``when`` does not hold (the page offered it a
+        moment ago), or whose new record is refused, re-renders the page with the reason.
+        """
+        principal, obj, record_id, _url = self._target(request)
+        action = action_named(obj, request.path_params["name"])
         try:
             result = await run_in_threadpool(
-                convert_lead, self.screens.services.records, record_id, actor=principal.actor
+                run_action, self.screens.services.records, obj, action, record_id, actor=principal.actor
             )
-        except (ValidationError, RecordLockedError, ConflictError) as error:
+        except (ValidationError, StateError, RecordLockedError) as error:
             return await self._refused(request, error, obj, record_id)
-        if result.opportunity_id is not None and conversion.opportunity:
-            return RedirectResponse(f"/o/{conversion.opportunity}/{result.opportunity_id}", status_code=303)
-        if result.account_id is not None and conversion.account:
-            return RedirectResponse(f"/o/{conversion.account}/{result.account_id}", status_code=303)
-        return RedirectResponse(url, status_code=303)
+        return RedirectResponse(f"/o/{result.object}/{result.record['id']}", status_code=303)

@@ -3,7 +3,8 @@ approvals panel, contact map (UI.md 3).
 
 ``GET /o/{object}/{id}`` shows the page (:mod:`.record_page` gathers it); the
 forms on it post to :class:`~.record_stage.StageActions` (stage moves) and
-:class:`~.record_actions.RecordActions` (follow-ups, tasks, delete, quote generation, lead conversion),
+:class:`~.actions.RecordActions` (follow-ups, tasks, delete, declared actions) and
+:class:`~.convert.ConversionScreen` (the conversion dialog),
 which answer 303 back to the page on success and re-render it with the error
 in place (422, or 409 for a stale version or a locked record) otherwise. Every
 form works without JavaScript; ``record.js`` only adds keyboard and small
@@ -19,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from crm_platform.runtime.web.screens.frame import Screens
 from crm_platform.runtime.web.screens.record.actions import RecordActions
+from crm_platform.runtime.web.screens.record.convert import ConversionScreen
 from crm_platform.runtime.web.screens.record.forms import Overrides
 from crm_platform.runtime.web.screens.record.page import TABS, build_page
 from crm_platform.runtime.web.screens.record.stage import StageActions
@@ -34,6 +36,7 @@ class RecordScreens:
         self.screens = screens
         self.actions = RecordActions(screens, self.show)
         self.stage = StageActions(screens, self.show)
+        self.conversion = ConversionScreen(screens)
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -45,8 +48,9 @@ class RecordScreens:
             Route(base + "/followups", actions.followup, methods=["POST"], name="record_followup"),
             Route(base + "/tasks", actions.task, methods=["POST"], name="record_task"),
             Route(base + "/delete", actions.delete, methods=["POST"], name="record_delete"),
-            Route(base + "/quote", actions.quote, methods=["POST"], name="record_quote"),
-            Route(base + "/convert", actions.convert, methods=["POST"], name="record_convert"),
+            Route(base + "/actions/{name}", actions.action, methods=["POST"], name="record_action"),
+            Route(base + "/convert/{name}", self.conversion.page, methods=["GET"], name="record_conversion"),
+            Route(base + "/convert/{name}", self.conversion.convert, methods=["POST"], name="record_convert"),
         ]
 
     async def page(self, request: Request) -> Response:
