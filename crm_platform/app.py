@@ -1,9 +1,8 @@
-"""The composition root: blueprint + database URL -> a ready web app (and the in-process scheduler).
+"""``crm serve``: blueprint + database URL -> a ready web app (and the in-process scheduler).
 
-This is the one place that knows every layer: it loads the metadata, checks the
-database is migrated, builds the runtime services, wires the rule engine into the
-record service (through :func:`crm_platform.compose.compose`), and hands everything to
-:func:`crm_platform.runtime.web.create_app`.
+It loads the metadata, checks the database is migrated, has
+:func:`crm_platform.compose.compose` wire the platform (the one composition root) and
+hands the web services made from it to :func:`crm_platform.runtime.web.create_app`.
 
 Example::
 
@@ -21,13 +20,13 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 
-from crm_platform.compose import Platform, build_worker, compose
+from crm_platform.compose import Platform, build_worker, compose, web_services
 from crm_platform.metadata import Blueprint, load_blueprint
 from crm_platform.rules import rule_diagnostics
 from crm_platform.rules.worker import Worker
 from crm_platform.runtime.migrations.migrate import plan_migration
 from crm_platform.runtime.storage.db import create_engine
-from crm_platform.runtime.web import Services, WebSettings, create_app
+from crm_platform.runtime.web import WebSettings, create_app
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +97,7 @@ def build_application(
     _check_migrated(engine, blueprint, blueprint_path, db_url)
     settings = settings or WebSettings.from_env(os.environ)
     platform = compose(blueprint, engine, clock=settings.clock)
-    services = Services.build(
-        blueprint,
-        engine,
-        settings,
-        tables=platform.tables,
-        records=platform.records,
-        inbox=platform.inbox,
-        approvals=platform.approvals,
-        sales=platform.sales,
-    )
-    app = create_app(blueprint, engine, services=services, settings=settings)
+    app = create_app(web_services(platform, settings), settings)
     return Application(app, platform, blueprint_path)
 
 

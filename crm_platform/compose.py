@@ -1,15 +1,17 @@
 """Composition root: one blueprint and one engine become the platform's wired services.
 
-This is the only module (with :mod:`crm_platform.app` and the command line) that
-knows every layer. ``crm serve``, ``crm worker`` and the tests all build the
-platform here, so a write behaves the same whichever door it came through: the
-same guards (stage entry criteria, approval locks), the same event handlers
-(stage history, duplicate keys, rules).
+This is the one place that wires the runtime's parts together: the record service,
+the inbox and outbox, approvals, the sales process (stage history, follow-ups,
+duplicate keys) and the rule engine. ``crm serve``, ``crm worker``, the demo and the
+tests all build the platform here, and the web layer receives its services from
+:func:`web_services`, so a write behaves the same whichever door it came through:
+the same guards (stage entry criteria, approval locks), the same event handlers.
 
 Example::
 
     platform = compose(blueprint, engine)
     platform.records.create("lead", {"company": "Acme"}, actor=rep)
+    app = create_app(web_services(platform, settings), settings)
     worker = build_worker(platform)
     worker.run_once()
 """
@@ -32,6 +34,8 @@ from crm_platform.runtime.messaging.outbox import Deliverer, Outbox
 from crm_platform.runtime.process.install import SalesProcess, install_sales_process
 from crm_platform.runtime.records.service import RecordService, utc_now
 from crm_platform.runtime.storage.tables import Tables, build_tables
+from crm_platform.runtime.web.services import Services
+from crm_platform.runtime.web.settings import WebSettings
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,18 @@ class Platform:
 
 
 def compose(
-    blueprint: Blueprint, engine: Engine, *, clock: Callable[[], dt.datetime] | None = None
+    blueprint: Blueprint,
+    engine: Engine,
+    *,
+    clock: Callable[[], dt.datetime] | None = None,
+    attach_rules: bool = True,
 ) -> Platform:
-    """Build the record service and hang approvals, the sales process and the rule engine on it."""
+    """Build the record service and hang approvals, the sales process and the rule engine on it.
+
+    With ``attach_rules=False`` the rule engine is built but does not listen to the
+    record service's events: writes run every other guard and handler, and no rule
+    fires (the screen and API tests that check a write alone use this).
+    """
     clock = clock or utc_now
     tables = build_tables(blueprint)
     records = RecordService(blueprint, engine, tables, clock=clock)
@@ -65,7 +78,8 @@ def compose(
         records, inbox=inbox, transfer_hooks={"approval_steps": approvals.transfer_hook}
     )
     rules = RuleEngine(blueprint, records, inbox, outbox, approvals=approvals, clock=clock)
-    rules.attach(records.events)
+    if attach_rules:
+        rules.attach(records.events)
     return Platform(blueprint, engine, tables, clock, records, inbox, outbox, approvals, sales, rules)
 
 
@@ -95,3 +109,16 @@ def build_worker(
         else None
     )
     return Worker(scheduler, deliverer, interval=interval, jobs=(platform.approvals.escalate_due,))
+
+
+def web_services(platform: Platform, settings: WebSettings, *, api_routes: tuple = ()) -> Services:
+    """The web layer's services on ``platform``'s record service, inbox, approvals and sales process."""
+    return Services.of(
+        platform.engine,
+        settings,
+        records=platform.records,
+        inbox=platform.inbox,
+        approvals=platform.approvals,
+        sales=platform.sales,
+        api_routes=api_routes,
+    )

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from crm_platform.compose import compose, web_services
 from crm_platform.metadata.model import Blueprint
 from crm_platform.runtime.people.users import User, UserDirectory
 from crm_platform.runtime.storage.tables import build_tables
@@ -94,10 +95,12 @@ def make_web_app(engine: Engine, blueprint: Blueprint = SALES, **settings: objec
         conn.execute(sa.insert(tables.roles), [{"name": role, "label": role} for role in roles])
     clock = Clock(dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC))
     web_settings = WebSettings(clock=clock, **settings)  # type: ignore[arg-type]
-    services = Services.build(blueprint, engine, web_settings, tables=tables)
+    # The platform as ``crm serve`` composes it, without rules: these tests check one write at a time.
+    platform = compose(blueprint, engine, clock=clock, attach_rules=False)
+    services = web_services(platform, web_settings)
     assert isinstance(services.users, UserDirectory)
     return WebApp(
-        create_app(blueprint, engine, services=services, settings=web_settings),
+        create_app(services, web_settings),
         services,
         web_settings,
         clock,

@@ -1,4 +1,4 @@
-"""The runtime services a web app talks to, built once by the composition root."""
+"""The runtime services a web app talks to, handed over by the composition root (``crm_platform.compose``)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from starlette.routing import BaseRoute
 
-from crm_platform.metadata.model import Blueprint
 from crm_platform.runtime.approvals.service import ApprovalService
 from crm_platform.runtime.messaging.inbox import Inbox
 from crm_platform.runtime.people.users import UserDirectory
-from crm_platform.runtime.process.install import SalesProcess, install_sales_process
+from crm_platform.runtime.process.install import SalesProcess
 from crm_platform.runtime.records.service import RecordService
-from crm_platform.runtime.storage.tables import Tables, build_tables
 from crm_platform.runtime.web.auth.credentials import Credentials
 from crm_platform.runtime.web.auth.ratelimit import LoginLimiter
 from crm_platform.runtime.web.auth.sessions import SessionStore
@@ -23,7 +21,7 @@ from crm_platform.runtime.web.settings import WebSettings
 
 @dataclass(frozen=True)
 class Services:
-    """Everything the handlers call. Build with :meth:`build`, replacing what you wire yourself.
+    """Everything the handlers call, made with :meth:`of` from the composed platform's parts.
 
     ``api_routes`` is the seam for services that land later (follow-ups,
     approval decisions): their routes are mounted under ``/api/v1`` beside
@@ -44,36 +42,25 @@ class Services:
     api_routes: tuple[BaseRoute, ...] = ()
 
     @classmethod
-    def build(
+    def of(
         cls,
-        blueprint: Blueprint,
         engine: Engine,
         settings: WebSettings,
         *,
-        tables: Tables | None = None,
-        records: RecordService | None = None,
-        inbox: Inbox | None = None,
-        approvals: ApprovalService | None = None,
-        sales: SalesProcess | None = None,
+        records: RecordService,
+        inbox: Inbox,
+        approvals: ApprovalService,
+        sales: SalesProcess,
         api_routes: tuple[BaseRoute, ...] = (),
     ) -> Services:
-        """Default services on ``engine``; pass ``records``, ``inbox``, ``approvals`` and ``sales``
-        wired to the rule engine (``crm_platform.compose`` builds them).
+        """The web layer's services around the platform's parts (``crm_platform.compose`` wires those).
 
-        Whatever is not passed is built and installed here, so pass all four
-        together: installing approvals or the sales process twice on one record
-        service would run their guards twice.
+        Only what belongs to the web is made here: the user directory, sessions, API
+        tokens, the sign-in limiter and the credentials. The record service, inbox,
+        approvals and sales process come built and installed, so one write behaves the
+        same from the screens, the API, the worker and the command line.
         """
-        tables = tables or (records.tables if records is not None else build_tables(blueprint))
-        records = records or RecordService(blueprint, engine, tables, clock=settings.clock)
-        inbox = inbox or Inbox(engine, tables, clock=settings.clock)
-        if approvals is None:
-            approvals = ApprovalService(blueprint, engine, tables, records, inbox, settings.clock)
-            approvals.install()
-        if sales is None:
-            sales = install_sales_process(
-                records, inbox=inbox, transfer_hooks={"approval_steps": approvals.transfer_hook}
-            )
+        tables = records.tables
         return cls(
             records=records,
             users=UserDirectory(engine, tables),
