@@ -116,6 +116,8 @@ class ObjectPlan:
             self.read_converters = self._converters(self.read_names)
             self.python_formulas = self.rollups.python_formulas
             self.python_only = frozenset(f.name for f, _e in self.python_formulas)
+        else:
+            self.read_record = self.to_record  # type: ignore[method-assign]
         #: What reads select.
         self.select = sa.select(*self._typed(self.source))
 
@@ -178,9 +180,10 @@ class ObjectPlan:
         return record
 
     def read_record(self, row: sa.Row[Any]) -> dict[str, Any]:
-        """A row of :attr:`select` (what reads return, roll-ups included) as a record dict."""
-        if self.rollups is None:
-            return self.to_record(row)
+        """A row of :attr:`select` (what reads return, roll-ups included) as a record dict.
+
+        Without roll-ups this is :meth:`to_record` itself (bound in ``__init__``: no extra call per row).
+        """
         record = dict(zip(self.read_names, row, strict=True))
         for name, convert in self.read_converters:
             record[name] = convert(record[name])
