@@ -192,8 +192,11 @@ def merge_records(
             )
             counts[name] = int(result.rowcount)
         links = tables[CONVERSIONS]
-        for side in ("source", "target"):
-            kind, ident = links.c[f"{side}_object"], links.c[f"{side}_id"]
+        # A conversion link names the merged record on either side (what it came from, what it became).
+        for kind, ident in (
+            (links.c.source_object, links.c.source_id),
+            (links.c.target_object, links.c.target_id),
+        ):
             conn.execute(
                 links.update().where(kind == object, ident == duplicate_id).values({ident.name: survivor_id})
             )

@@ -45,48 +45,57 @@ COUNTRY_CODES: dict[str, tuple[str, str]] = {
     "IN": ("91", "0"),
 }
 
-#: Legal-form suffixes, as they read after punctuation became spaces and case was folded.
-#: Longer forms first, so "股份有限公司" goes before "公司" and "co ltd" before "ltd".
-LEGAL_SUFFIXES: tuple[str, ...] = (
-    # Chinese
-    "股份有限公司",
-    "有限责任公司",
-    "有限公司",
-    "集团",
-    "公司",
-    # Japanese
-    "株式会社",
-    "有限会社",
-    "合同会社",
-    # English
-    "pte ltd",
-    "pty ltd",
-    "co ltd",
-    "co limited",
-    "company limited",
-    "limited",
-    "ltd",
-    "incorporated",
-    "inc",
-    "corporation",
-    "corp",
-    "llc",
-    "plc",
-    "company",
-    "co",
-    "kk",
-    # German
-    "gmbh co kg",
-    "gmbh",
-    "ag",
-    "kg",
-    # French
-    "s a r l",
-    "sarl",
-    "s a s",
-    "sas",
-    "s a",
-    "sa",
+#: Legal-form suffixes per locale, as they read after punctuation became spaces and case was
+#: folded; longer forms first, so "股份有限公司" goes before "公司" and "co ltd" before "ltd".
+#: Kept as locale data (one form a line), not as names the code looks for.
+_SUFFIX_DATA = {
+    "zh": """
+        股份有限公司
+        有限责任公司
+        有限公司
+        集团
+        公司
+    """,
+    "ja": """
+        株式会社
+        有限会社
+        合同会社
+        kk
+    """,
+    "en": """
+        pte ltd
+        pty ltd
+        co ltd
+        co limited
+        company limited
+        limited
+        ltd
+        incorporated
+        inc
+        corporation
+        corp
+        llc
+        plc
+        company
+        co
+    """,
+    "de": """
+        gmbh co kg
+        gmbh
+        ag
+        kg
+    """,
+    "fr": """
+        s a r l
+        sarl
+        s a s
+        sas
+        s a
+        sa
+    """,
+}
+LEGAL_SUFFIXES: tuple[str, ...] = tuple(
+    line.strip() for block in _SUFFIX_DATA.values() for line in block.splitlines() if line.strip()
 )
 #: Legal forms written before the name as well (株式会社トヨタ).
 LEGAL_PREFIXES: tuple[str, ...] = ("株式会社", "有限会社", "合同会社")
