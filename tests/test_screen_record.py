@@ -99,8 +99,9 @@ def test_the_page_shows_title_key_fields_sections_and_the_stage_path(shop: Shop)
     assert one(soup, "#stage-form input[name=version]")["value"] == str(shop.deal["version"])
     assert one(soup, '[data-action="edit"]')["href"] == shop.url() + "/edit"
     assert soup.select('[data-badge="pending"]') == []
-    # Generating a quote applies to the opportunity (the quote object points at it).
-    assert one(soup, '[data-action="generate-quote"]').find_parent("form")["action"] == shop.url() + "/quote"
+    # The opportunity's declared action (generate_quote) is a button in the header.
+    action = one(soup, '[data-action="generate_quote"]').find_parent("form")["action"]
+    assert action == shop.url() + "/actions/generate_quote"
 
 
 def test_an_account_lists_its_related_records_with_counts_and_a_contact_map(shop: Shop) -> None:
