@@ -50,7 +50,7 @@ FOLLOW_UPS = {
     "meeting": ["家长面谈", "Interview debrief with the applicant"],
 }
 #: Planned end of each applicant's path, with its weight.
-PATHS = {"enquiry": 14, "applied": 10, "interview": 9, "offer": 6, "enrolled": 24, "declined": 9}
+PATHS = {"enquiry": 12, "applied": 12, "interview": 9, "offer": 6, "enrolled": 24, "declined": 9}
 REASONS = ["other_school", "fees", "schedule", "not_qualified", "personal"]
 
 

@@ -23,6 +23,9 @@ from crm_platform.demo.education_data import (
     person,
 )
 from crm_platform.runtime.actors import Actor
+from crm_platform.runtime.mapping.convert import convert
+from crm_platform.runtime.mapping.generate import run_action
+from crm_platform.runtime.matching.finder import DuplicateFinder
 
 Record = dict[str, Any]
 
@@ -59,6 +62,8 @@ class School:
         self.classes: dict[int, list[Record]] = {}
         self.in_offer: list[Record] = []
         self.pending_enrolments: list[Record] = []
+        self.students: list[Record] = []
+        self.finder = DuplicateFinder(platform.records)
 
     def actor(self, email: str) -> Actor:
         role = self.users[email].role
@@ -122,6 +127,10 @@ class School:
         offering = self.classes[course["id"]][1 if end != "enrolled" or rng.random() < 0.4 else 0]
         started = self.now - DAY * (rng.uniform(45, 110) if end == "enrolled" else rng.uniform(1, 60))
         values = person(self.rng)
+        former = [st for st in self.students if st["programme"] == course["programme"]]
+        if end == "enrolled" and former and rng.random() < 0.15:  # a former student, back for more
+            again = rng.choice(former)
+            values = {k: again[k] for k in ("name", "phone", "email", "national_id", "birth_date", "city")}
         national_id = values.pop("national_id")
         values |= {
             "programme": course["programme"],
@@ -165,6 +174,12 @@ class School:
         values: Record = {"stage": stage}
         if stage == "applied":
             values |= {"course": course["id"], "offering": offering["id"], "national_id": national_id}
+            if course["programme"] == "kids":  # the parent who enquired for the child
+                values |= {"guardian_name": record["name"][0] + rng.choice(["丽", "军", "敏", "强"])}
+                values |= {
+                    "guardian_relation": rng.choice(["mother", "father"]),
+                    "guardian_phone": record["phone"],
+                }
         elif stage == "interview":
             values["interview_on"] = (self.clock.now + 2 * DAY).date()
         elif stage == "offer":
@@ -198,79 +213,76 @@ class School:
         self.finish_tasks(record, officer)
 
     def enrol(self, applicant: Record, course: Record, offering: Record, officer: str) -> Record:
-        """Admitted: the student, the enrolment and its fee items, confirmed by the registrar, invoiced."""
+        """Admitted through admit_applicant (the student the duplicate rules found, if any), then
+        the fee items, the registrar's confirmation and finance's invoice ("Issue fee invoice")."""
         self.in_offer = [r for r in self.in_offer if r["id"] != applicant["id"]]
-        current = self.records.get("applicant", applicant["id"], actor=self.actor(officer))
         me = self.actor(officer)
-        keep = ("name", "email", "phone", "national_id", "birth_date", "city", "programme")
-        student = self.records.create(
-            "student",
-            {k: current[k] for k in keep if current.get(k)} | {"applicant": current["id"]},
-            actor=me,
-        )
-        if course["programme"] == "kids":
-            values = {
-                "name": current["name"][0] + "妈妈",
-                "relation": "mother",
-                "student": student["id"],
-                "phone": current["phone"],
-            }
-            self.records.create("guardian", values, actor=me)
-        values = {
-            "student": student["id"],
-            "applicant": current["id"],
-            "course": course["id"],
-            "offering": offering["id"],
-        }
-        values |= {"fee": current["quoted_fee"], "scholarship": current["scholarship"]}
-        values |= {"start_on": offering["start_on"], "end_on": offering["end_on"]}
-        enrolment = self.records.create("enrolment", values, actor=me)
+        current = self.records.get("applicant", applicant["id"], actor=me)
+        choices: dict[str, Any] = {"guardian": {"use": "new" if current.get("guardian_name") else "skip"}}
+        mine = {st["id"] for st in self.students if st["owner_id"] == me.user_id}
+        found = [m for m in self.finder.of_record("applicant", current) if m.record_id in mine]
+        if found:  # a former student: the enrolment goes on their existing record
+            choices["student"] = {"use": "existing", "id": found[0].record_id}
+        result = convert(self.records, "admit_applicant", current["id"], actor=me, choices=choices)
+        enrolment = result.records["enrolment"]
+        assert enrolment is not None
+        student = result.records["student"]
+        assert student is not None
+        self.students.append(student)
+        enrolment = self.update("enrolment", enrolment, {"end_on": offering["end_on"]}, REGISTRAR)
+        materials = Decimal(self.rng.choice([600, 800, 1200]))
         items = [
-            ("tuition", "学费 Tuition", enrolment["net_fee"]),
-            ("materials", "教材资料费 Books", Decimal(self.rng.choice([600, 800, 1200]))),
+            ("tuition", "学费 Tuition", enrolment["fee"] - materials),
+            ("materials", "教材资料费 Books", materials),
         ]
+        if enrolment["net_fee"] != enrolment["fee"]:
+            deduction = enrolment["net_fee"] - enrolment["fee"]
+            items.append(("scholarship", f"奖学金 Scholarship {enrolment['scholarship']:.0f}%", deduction))
         for item, description, amount in items:
-            self.records.create(
-                "enrolment_item",
-                {"enrolment": enrolment["id"], "item": item, "description": description, "amount": amount},
-                actor=me,
-            )
-        applicant = self.update("applicant", current, {"stage": "enrolled"}, officer)
+            values = {
+                "enrolment": enrolment["id"],
+                "item": item,
+                "description": description,
+                "amount": amount,
+            }
+            self.records.create("enrolment_item", values, actor=me)
+        applicant = self.records.get("applicant", current["id"], actor=me)
         if self.rng.random() < 0.15 and offering["status"] == "open":
             self.pending_enrolments.append(enrolment)  # the registrar confirms it today
             return applicant
         self.clock.at(self.clock.now + self.rng.uniform(4, 30) * HOUR)
-        status = "active" if offering["status"] == "running" else "confirmed"
         enrolment = self.update("enrolment", enrolment, {"status": "confirmed"}, REGISTRAR)
-        if status == "active":
+        if offering["status"] == "running":
             enrolment = self.update("enrolment", enrolment, {"status": "active"}, REGISTRAR)
-        self.invoice(enrolment, items, officer)
+        self.invoice(enrolment)
         return applicant
 
-    def invoice(self, enrolment: Record, items: list[tuple[str, str, Decimal]], officer: str) -> None:
-        """Finance invoices the fee items; most families pay in full, some in part, a few not yet."""
+    def invoice(self, enrolment: Record) -> None:
+        """Finance issues the invoice; most families pay in full, some in part, a few not yet."""
         finance = self.actor(FINANCE)
         self.clock.at(self.clock.now + self.rng.uniform(2, 24) * HOUR)
-        total = sum((amount for _, _, amount in items), Decimal(0))
-        issued = self.clock.now.date()
-        values = {"student": enrolment["student"], "enrolment": enrolment["id"], "amount": total}
-        values |= {"issued_on": issued, "due_on": issued + 14 * DAY, "owner_id": self.ids[officer]}
-        invoice = self.records.create("fee_invoice", values, actor=finance)
-        for item, description, amount in items:
-            line = {"invoice": invoice["id"], "item": item, "description": description, "amount": amount}
-            self.records.create("fee_invoice_line", line | {"owner_id": self.ids[officer]}, actor=finance)
+        due = self.clock.now.date() + 14 * DAY
+        invoice = run_action(
+            self.records,
+            "enrolment",
+            "issue_fee_invoice",
+            enrolment["id"],
+            actor=finance,
+            values={"due_on": due},
+        ).record
+        total = invoice["amount"]
         chance = self.rng.random()
-        parts = [total] if chance < 0.6 else [(total / 2).quantize(Decimal("0.01"))] if chance < 0.85 else []
+        parts = [total] if chance < 0.7 else [(total / 2).quantize(Decimal("0.01"))] if chance < 0.9 else []
         for amount in parts:
             self.clock.at(self.clock.now + self.rng.uniform(1, 9) * DAY)
             values = {"student": enrolment["student"], "invoice": invoice["id"], "amount": amount}
-            values |= {"paid_on": self.clock.now.date(), "owner_id": self.ids[officer]}
+            values |= {"paid_on": self.clock.now.date(), "owner_id": invoice["owner_id"]}
             values["method"] = self.rng.choice(["wechat_pay", "alipay", "bank_transfer", "card"])
             self.records.create("fee_payment", values, actor=finance)
         if parts == [total]:
             self.update("fee_invoice", invoice, {"status": "paid"}, FINANCE)
-        elif invoice["due_on"] < self.now.date() - DAY:  # what the invoice_overdue rule did back then
-            self.clock.at(dt.datetime.combine(invoice["due_on"] + DAY, dt.time(1), dt.UTC))
+        elif due < self.now.date() - DAY:  # what the invoice_overdue rule did back then
+            self.clock.at(dt.datetime.combine(due + DAY, dt.time(1), dt.UTC))
             self.update("fee_invoice", invoice, {"status": "overdue"}, FINANCE)
 
     # -- today ------------------------------------------------------------------------------------
