@@ -29,8 +29,9 @@ from crm_platform.rules.engine import RuleEngine
 from crm_platform.rules.scheduler import DEFAULT_BATCH, Scheduler
 from crm_platform.rules.worker import DEFAULT_INTERVAL, Worker
 from crm_platform.runtime.approvals.service import ApprovalService
+from crm_platform.runtime.messaging.delivery import Deliverer
 from crm_platform.runtime.messaging.inbox import Inbox
-from crm_platform.runtime.messaging.outbox import Deliverer, Outbox
+from crm_platform.runtime.messaging.outbox import Outbox
 from crm_platform.runtime.process.install import SalesProcess, install_sales_process
 from crm_platform.runtime.records.service import RecordService, utc_now
 from crm_platform.runtime.storage.tables import Tables, build_tables

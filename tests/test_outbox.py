@@ -24,13 +24,9 @@ from engine_fixtures import NOW, Clock
 from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import Blueprint
-from crm_platform.runtime.messaging.outbox import (
-    Deliverer,
-    DeliveryStatus,
-    Outbox,
-    RetryPolicy,
-    SmtpSettings,
-)
+from crm_platform.runtime.messaging.delivery import Deliverer
+from crm_platform.runtime.messaging.outbox import DeliveryStatus, Outbox
+from crm_platform.runtime.messaging.transport import RetryPolicy, SmtpSettings
 from crm_platform.runtime.storage.db import create_engine
 from crm_platform.runtime.storage.tables import Tables, build_tables
 

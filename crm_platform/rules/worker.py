@@ -24,7 +24,7 @@ from types import FrameType
 
 import sqlalchemy as sa
 
-from crm_platform.runtime.messaging.outbox import Deliverer
+from crm_platform.runtime.messaging.delivery import Deliverer
 
 from .scheduler import RunReport, Scheduler
 
