@@ -230,6 +230,9 @@ def run_blueprint_demo(
     import importlib
 
     console = Console()
+    shipped = blueprints_dir() / (blueprint if blueprint.endswith(".yaml") else f"{blueprint}.yaml")
+    if not Path(blueprint).is_file() and shipped.is_file():
+        blueprint = str(shipped)  # a shipped blueprint by name: `crm demo --blueprint education`
     try:
         loaded = load_blueprint(blueprint)
     except BlueprintError as exc:
