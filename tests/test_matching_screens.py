@@ -188,3 +188,12 @@ def test_merging_a_record_with_itself_says_so_and_changes_nothing(web: WebApp, a
     keep, _other, _contact = pair
     answer = web.browser(ana).get(f"/o/account/{keep['id']}/merge?other={keep['id']}")
     assert one(page(answer), "#merge-error").get_text(strip=True) == "A record cannot be merged with itself."
+
+
+def test_the_record_pages_more_menu_leads_to_the_merge_screen(web: WebApp, ana: User, pair) -> None:
+    keep, _other, _contact = pair
+    html = page(web.browser(ana).get(f"/o/account/{keep['id']}"))
+    assert one(html, ".more-menu a[data-action='merge']")["href"] == f"/o/account/{keep['id']}/merge"
+    # An object without declared duplicate rules offers no merge.
+    deal = _create(web, ana, "opportunity", {"name": "Deal", "account": keep["id"]})
+    assert not page(web.browser(ana).get(f"/o/opportunity/{deal['id']}")).select("a[data-action='merge']")
