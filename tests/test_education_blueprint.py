@@ -258,3 +258,16 @@ def test_crm_demo_refuses_a_blueprint_without_demo_data(tmp_path, capsys) -> Non
     )
     assert main(["demo", "--blueprint", str(other), "--no-serve", "--db", str(tmp_path / "x.sqlite3")]) == 1
     assert "no demo data for blueprint 'tiny'" in capsys.readouterr().out
+
+
+def test_finance_reads_applicants_and_students_without_their_identity_number(engine) -> None:
+    school = School(engine)
+    made = school.admitted(scholarship=10)
+    applicant = school.records.get("applicant", made["applicant"]["id"], actor=school.finance)
+    student = school.records.get("student", made["student"]["id"], actor=school.finance)
+    assert "national_id" not in applicant and "interview_notes" not in applicant
+    assert "national_id" not in student and student["name"] == "李雷 Li Lei"
+    assert (
+        school.records.get("student", student["id"], actor=school.registrar)["national_id"]
+        == "31010419990101123X"
+    )
