@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from conftest import _postgres_database
 from sqlalchemy.engine import Engine
 
 from crm_platform.metadata import load_blueprint
@@ -41,6 +40,7 @@ from crm_platform.runtime.people.users import User, UserDirectory
 from crm_platform.runtime.records.service import RecordService
 from crm_platform.runtime.storage.db import create_engine
 from crm_platform.runtime.storage.tables import Tables, build_tables
+from tests.conftest import _postgres_database
 from tests.record_blueprint import Clock
 
 SHIPPED = Path(__file__).parent.parent / "blueprints"

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from record_blueprint import Clock
 from sqlalchemy.engine import Engine
 
 from crm_platform.metadata import load_blueprint
@@ -22,6 +21,7 @@ from crm_platform.runtime.migrations.migrate import migrate
 from crm_platform.runtime.process.install import SalesProcess, install_sales_process
 from crm_platform.runtime.records.service import RecordService
 from crm_platform.runtime.storage.tables import build_tables
+from tests.record_blueprint import Clock
 
 B2B_SALES = Path(__file__).parent.parent / "blueprints" / "b2b_sales.yaml"
 

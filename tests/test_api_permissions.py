@@ -4,10 +4,10 @@ no filtering by them, no mass assignment of owner or platform columns."""
 from __future__ import annotations
 
 import pytest
-from permission_world import permission_blueprint
 from sqlalchemy.engine import Engine
 
 from crm_platform.runtime.actors import SYSTEM
+from tests.permission_world import permission_blueprint
 from tests.web_fixtures import WebApp, make_web_app
 
 

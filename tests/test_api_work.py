@@ -6,7 +6,6 @@ import json
 
 import pytest
 from openapi_spec_validator import validate
-from permission_world import OBJECTS, PERMISSIONS
 from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
@@ -14,6 +13,7 @@ from crm_platform.metadata import load_blueprint_text
 from crm_platform.metadata.model import FilterOp
 from crm_platform.runtime.actors import SYSTEM
 from tests.inbox_fixtures import Review, b2b_web, contract_review
+from tests.permission_world import OBJECTS, PERMISSIONS
 from tests.web_fixtures import WebApp, make_web_app
 
 #: The permission test blueprint (a rep's deal margin is hidden) with an approval flow on deals.

@@ -7,12 +7,12 @@ Org chart (:func:`approval_fixtures.org`): rep -> lead -> director -> vp.
 from __future__ import annotations
 
 import pytest
-from approval_fixtures import World, flow, make_world, org, small_blueprint, step
 from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import Approval
 from crm_platform.runtime.approvals.flow import ApprovalAction, ApprovalStatus, Escalation
 from crm_platform.runtime.errors import ForbiddenError
+from tests.approval_fixtures import World, flow, make_world, org, small_blueprint, step
 
 
 def small(engine: Engine, *approvals: Approval) -> World:

@@ -14,17 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from approval_fixtures import (
-    World,
-    flow,
-    make_world,
-    org,
-    outcome,
-    rebuild,
-    shipped_blueprint,
-    small_blueprint,
-    step,
-)
 from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import Approval, ApprovalMode
@@ -38,6 +27,17 @@ from crm_platform.runtime.errors import (
     ValidationError,
 )
 from crm_platform.runtime.messaging.outbox import Outbox
+from tests.approval_fixtures import (
+    World,
+    flow,
+    make_world,
+    org,
+    outcome,
+    rebuild,
+    shipped_blueprint,
+    small_blueprint,
+    step,
+)
 
 TWO_STEPS = flow("review", step("manager"), step("role finance", name="finance"))
 

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Database
-from time_world import AFTER_SALES, World
 
 from crm_platform.cli import main
+from tests.conftest import Database
+from tests.time_world import AFTER_SALES, World
 
 BLUEPRINT = str(AFTER_SALES)
 ROOT = Path(__file__).parent.parent

@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from time_world import World
 
 from crm_platform.metadata.expressions import ExpressionError, parse_expression
 from crm_platform.rules.condsql import split_condition
+from tests.time_world import World
 
 CONDITIONS = [
     'stage != "won"',

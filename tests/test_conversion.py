@@ -4,13 +4,13 @@ the one value-copy rule, new / existing / skip per target, timeline kept."""
 from __future__ import annotations
 
 import pytest
-from sales_fixtures import Sales, count, make_sales
 
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.errors import ForbiddenError, NotFoundError, StateError, ValidationError
 from crm_platform.runtime.mapping.convert import convert, converted_into, preview
 from crm_platform.runtime.process.timeline import EntryKind
 from crm_platform.runtime.storage.process_tables import CONVERSIONS
+from tests.sales_fixtures import Sales, count, make_sales
 
 LEAD = {
     "company": "Acme Co., Ltd.",
@@ -192,7 +192,7 @@ def test_an_existing_account_is_offered_and_used_and_new_records_point_at_it(s: 
 
 
 def test_an_existing_record_the_actor_may_not_read_is_refused_like_a_missing_one(s: Sales, engine) -> None:
-    from sales_fixtures import add_user
+    from tests.sales_fixtures import add_user
 
     other = Actor(add_user(engine, s.service, "bo@example.com", role="sales_rep"))
     theirs = s.service.create("account", {"name": "Acme"}, actor=other)
@@ -214,7 +214,7 @@ def test_an_existing_record_the_actor_may_not_read_is_refused_like_a_missing_one
 
 
 def test_only_someone_who_may_edit_the_source_converts_it(s: Sales, engine) -> None:
-    from sales_fixtures import add_user
+    from tests.sales_fixtures import add_user
 
     finance = Actor(add_user(engine, s.service, "fay@example.com", role="finance"), role="finance")
     lead = s.service.create("lead", LEAD, actor=s.rep)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from sales_fixtures import Sales, add_user, make_sales
 
 from crm_platform.metadata import load_blueprint_text
 from crm_platform.metadata.model import MatchKind
@@ -13,6 +12,7 @@ from crm_platform.runtime.matching.finder import warning
 from crm_platform.runtime.matching.merge import merge_preview, merge_records, merged_into
 from crm_platform.runtime.matching.normalize import normalize, normalize_company, normalize_phone
 from crm_platform.runtime.process.timeline import EntryKind
+from tests.sales_fixtures import Sales, add_user, make_sales
 
 
 @pytest.mark.parametrize(

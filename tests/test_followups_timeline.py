@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from record_blueprint import NOW
-from sales_fixtures import Sales, make_sales
 
 from crm_platform.runtime.errors import NotFoundError, ValidationError
 from crm_platform.runtime.process.timeline import EntryKind
 from crm_platform.runtime.storage.approval_tables import APPROVAL_DECISIONS
+from tests.record_blueprint import NOW
+from tests.sales_fixtures import Sales, make_sales
 
 
 @pytest.fixture

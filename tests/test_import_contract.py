@@ -252,3 +252,28 @@ def test_type_checking_imports_count(tmp_path: Path) -> None:
     probe = Module("crm_platform.runtime.web.probe", path, False, 3)
     _scan(set(_modules()), probe)
     assert probe.imports == {"crm_platform.runtime.web.app": [3]}
+
+
+def _bare_helper_imports() -> list[str]:
+    """Test modules importing a module of ``tests/`` by its bare name instead of ``tests.<name>``."""
+    tests = ROOT / "tests"
+    local = {path.stem for path in tests.glob("*.py")}
+    local |= {path.name for path in tests.iterdir() if path.is_dir()}
+    found = []
+    for path in sorted(tests.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in _import_nodes(tree):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                if name.partition(".")[0] in local:
+                    where = f"{path.relative_to(ROOT)}:{node.lineno}"
+                    found.append(f"{where} imports {name} (write tests.{name})")
+    return found
+
+
+def test_test_helpers_are_imported_one_way() -> None:
+    """``tests.web_fixtures``, never ``web_fixtures``: two names would load two copies of one module."""
+    bare = _bare_helper_imports()
+    assert not bare, "\n".join(bare)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from record_blueprint import NOW, Clock, add_user, make_service
 
 from crm_platform.runtime.errors import NotFoundError
 from crm_platform.runtime.messaging.inbox import Inbox
+from tests.record_blueprint import NOW, Clock, add_user, make_service
 
 
 @pytest.fixture

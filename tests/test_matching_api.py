@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sales_fixtures import b2b_blueprint
 from sqlalchemy.engine import Engine
 from starlette.testclient import TestClient
 
 from crm_platform.runtime.actors import Actor
+from tests.sales_fixtures import b2b_blueprint
 from tests.web_fixtures import WebApp, make_web_app
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from sales_fixtures import b2b_blueprint
 from sqlalchemy.engine import Engine
 
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.errors import NotFoundError
 from crm_platform.runtime.people.users import User
 from tests.html import one, page, texts
+from tests.sales_fixtures import b2b_blueprint
 from tests.web_fixtures import WebApp, make_web_app
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sales_fixtures import Sales, add_user, make_sales
 
 from crm_platform.runtime.errors import ValidationError
+from tests.sales_fixtures import Sales, add_user, make_sales
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
-from engine_fixtures import NOW, Clock
 from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import Blueprint
@@ -29,6 +28,7 @@ from crm_platform.runtime.messaging.outbox import DeliveryStatus, Outbox
 from crm_platform.runtime.messaging.transport import RetryPolicy, SmtpSettings
 from crm_platform.runtime.storage.db import create_engine
 from crm_platform.runtime.storage.tables import Tables, build_tables
+from tests.engine_fixtures import NOW, Clock
 
 NO_SMTP: dict[str, str] = {}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from permission_world import OBJECTS, PERMISSIONS, permission_blueprint
 
 from crm_platform.metadata import BlueprintError, dump_blueprint, load_blueprint, load_blueprint_text
 from crm_platform.metadata.model import Action, FieldAccess, FieldGrant, Grant, Scope
+from tests.permission_world import OBJECTS, PERMISSIONS, permission_blueprint
 
 
 def _errors(text: str) -> list[str]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from permission_world import World, build_world
 
 from crm_platform.metadata.model import Condition, FilterOp
 from crm_platform.runtime.actors import SYSTEM, Actor
 from crm_platform.runtime.errors import ForbiddenError, NotFoundError, QueryError, ValidationError
+from tests.permission_world import World, build_world
 
 
 @pytest.fixture
@@ -250,10 +250,9 @@ def test_without_a_permissions_section_nothing_is_restricted(engine: sa.Engine) 
 
 
 def test_crm_permissions_explain_names_the_grant_and_scope(tmp_path, capsys) -> None:
-    from permission_world import OBJECTS, PERMISSIONS
-
     from crm_platform.cli import main
     from crm_platform.runtime.storage.db import create_engine
+    from tests.permission_world import OBJECTS, PERMISSIONS
 
     blueprint = tmp_path / "perms.yaml"
     blueprint.write_text(OBJECTS + PERMISSIONS)

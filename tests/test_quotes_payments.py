@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from sales_fixtures import Sales, make_sales
 
 from crm_platform.metadata.model import (
     ActionLines,
@@ -19,6 +18,7 @@ from crm_platform.metadata.model import (
 )
 from crm_platform.runtime.errors import NotFoundError, StateError, ValidationError
 from crm_platform.runtime.mapping.generate import run_action
+from tests.sales_fixtures import Sales, make_sales
 
 T = FieldType
 

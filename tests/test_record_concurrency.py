@@ -14,12 +14,12 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from record_blueprint import Clock, add_user, make_service
 
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.errors import ConflictError, ValidationError
 from crm_platform.runtime.events import EventBus, RecordEvent
 from crm_platform.runtime.records.service import RecordService
+from tests.record_blueprint import Clock, add_user, make_service
 
 
 def _race(service: RecordService, engine: sa.Engine, bus: EventBus) -> None:

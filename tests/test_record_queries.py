@@ -9,13 +9,13 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from record_blueprint import OPPORTUNITY, Clock, make_service
 
 from crm_platform.metadata.model import Condition, FilterOp, SortKey
 from crm_platform.runtime.actors import SYSTEM
 from crm_platform.runtime.errors import QueryError
 from crm_platform.runtime.records.query import parse_filter_param
 from crm_platform.runtime.records.service import RecordService
+from tests.record_blueprint import OPPORTUNITY, Clock, make_service
 
 EQ, NE, GT, GTE, LT, LTE, IN, CONTAINS = (
     FilterOp.EQ,

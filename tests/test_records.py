@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from record_blueprint import NOW, Clock, actor_for, add_user, make_service
 
 from crm_platform.metadata.model import Choice, Field, FieldType
 from crm_platform.runtime.actors import SYSTEM
@@ -15,6 +14,7 @@ from crm_platform.runtime.errors import ConflictError, NotFoundError, Validation
 from crm_platform.runtime.events import EventBus, EventKind, RecordEvent, WriteIntent
 from crm_platform.runtime.records.coerce import FieldError, coerce_value
 from crm_platform.runtime.records.service import RecordService
+from tests.record_blueprint import NOW, Clock, actor_for, add_user, make_service
 
 
 @pytest.fixture

@@ -20,14 +20,14 @@ import re
 from decimal import Decimal
 
 import pytest
-from gate_fixtures import without_gates
-from record_blueprint import NOW
-from sales_fixtures import Sales, add_user, b2b_blueprint, make_sales
 from sqlalchemy.engine import Engine
 
 from crm_platform.runtime.actors import SYSTEM, Actor
 from crm_platform.runtime.errors import ValidationError
 from crm_platform.runtime.reports.pipeline import Funnel, funnel, leaderboard
+from tests.gate_fixtures import without_gates
+from tests.record_blueprint import NOW
+from tests.sales_fixtures import Sales, add_user, b2b_blueprint, make_sales
 
 SINCE = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 UNTIL = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
@@ -150,10 +150,9 @@ def test_an_object_without_stages_or_an_empty_period_is_refused(world: World) ->
 
 
 def test_crm_report_prints_the_funnel_and_the_leaderboard(database, capsys) -> None:
-    from sales_fixtures import B2B_SALES
-
     from crm_platform.cli.reports import cmd_report, period
     from crm_platform.metadata import load_blueprint
+    from tests.sales_fixtures import B2B_SALES
 
     World(database.engine)
 

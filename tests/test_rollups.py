@@ -14,7 +14,6 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from sales_fixtures import Sales, add_user, make_sales
 from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import (
@@ -36,6 +35,7 @@ from crm_platform.runtime.records.service import RecordService
 from crm_platform.runtime.storage.tables import build_tables
 from tests.html import page, texts
 from tests.record_blueprint import Clock
+from tests.sales_fixtures import Sales, add_user, make_sales
 from tests.web_fixtures import make_web_app
 
 T = FieldType

@@ -10,7 +10,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from engine_fixtures import (
+from sqlalchemy.engine import Engine
+
+from crm_platform.rules.failures import RuleActionError
+from crm_platform.rules.render import show
+from crm_platform.runtime.actors import SYSTEM
+from tests.engine_fixtures import (
     DEFAULT_REP,
     NOW,
     REGION_REPS,
@@ -19,11 +24,6 @@ from engine_fixtures import (
     make_stack,
     migrated_database,
 )
-from sqlalchemy.engine import Engine
-
-from crm_platform.rules.failures import RuleActionError
-from crm_platform.rules.render import show
-from crm_platform.runtime.actors import SYSTEM
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from time_world import SHIPPED
 
 from crm_platform.cli import main
 from crm_platform.metadata import load_blueprint
 from crm_platform.rules.cycles import cycle_diagnostics
+from tests.time_world import SHIPPED
 
 
 def _blueprint(tmp_path: Path, *rules: str) -> Path:

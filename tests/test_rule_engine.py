@@ -13,16 +13,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from engine_fixtures import (
-    DEFAULT_REP,
-    NOW,
-    REGION_REPS,
-    MigratedDatabase,
-    make_stack,
-    migrated_database,
-    shipped,
-    with_rules,
-)
 from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.errors import BlueprintError
@@ -33,6 +23,16 @@ from crm_platform.rules.evaluate import Evaluator
 from crm_platform.rules.failures import CascadeLimitError, RuleActionError
 from crm_platform.runtime.actors import SYSTEM
 from crm_platform.runtime.approvals.flow import ApprovalStatus
+from tests.engine_fixtures import (
+    DEFAULT_REP,
+    NOW,
+    REGION_REPS,
+    MigratedDatabase,
+    make_stack,
+    migrated_database,
+    shipped,
+    with_rules,
+)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

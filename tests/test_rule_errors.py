@@ -7,7 +7,6 @@ within the rule text (1 = its first character).
 from __future__ import annotations
 
 import pytest
-from rule_blueprint import BLUEPRINT
 
 from crm_platform.rules import (
     RuleError,
@@ -18,6 +17,7 @@ from crm_platform.rules import (
     parse_rule,
     rule_errors,
 )
+from tests.rule_blueprint import BLUEPRINT
 
 # Rules that do not parse (or hold an expression that does not): (text, error class, column, message).
 # fmt: off

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rule_blueprint import BLUEPRINT, CANONICAL_RULES
 
 from crm_platform.rules import RuleError, compile_rule, describe, parse_rule
+from tests.rule_blueprint import BLUEPRINT, CANONICAL_RULES
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -6,7 +6,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from rule_blueprint import BLUEPRINT, CANONICAL_RULES, blueprint, source
 
 from crm_platform.metadata.model import Position, RuleSource
 from crm_platform.rules import compile_rule, describe, parse_rule, rule_diagnostics
@@ -37,6 +36,7 @@ from crm_platform.rules.ast import (
     StartApproval,
     Text,
 )
+from tests.rule_blueprint import BLUEPRINT, CANONICAL_RULES, blueprint, source
 
 OWNER = Recipient(RecipientKind.OWNER)
 MANAGER = Recipient(RecipientKind.MANAGER)

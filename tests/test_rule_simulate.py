@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 from sqlalchemy.engine import Engine
-from time_world import World, at, load_after_sales
 
 from crm_platform.metadata.model import RuleSource
 from crm_platform.rules.simulate import RuleOutcome, backtest, format_outcomes, simulate
+from tests.time_world import World, at, load_after_sales
 
 
 def _by_key(outcomes: list[RuleOutcome]) -> dict[str, RuleOutcome]:

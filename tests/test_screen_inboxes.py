@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from permission_world import permission_blueprint
 from sqlalchemy.engine import Engine
 
 from crm_platform.runtime.actors import SYSTEM
 from tests.html import one, page, texts
 from tests.inbox_fixtures import Review, b2b_web, contract_review
+from tests.permission_world import permission_blueprint
 from tests.web_fixtures import WebApp, make_web_app
 
 NOW = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC)

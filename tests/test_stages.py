@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from gate_fixtures import approvals_for, approve_review
-from record_blueprint import NOW
-from sales_fixtures import Sales, make_sales
 
 from crm_platform.runtime.errors import ValidationError
 from crm_platform.runtime.process.stages import (
@@ -16,6 +13,9 @@ from crm_platform.runtime.process.stages import (
     probability,
     stage_history,
 )
+from tests.gate_fixtures import approvals_for, approve_review
+from tests.record_blueprint import NOW
+from tests.sales_fixtures import Sales, make_sales
 
 QUOTE_TASK = "Prepare and send the quote"
 

@@ -11,10 +11,10 @@ import datetime as dt
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from time_world import World, load_after_sales
 
 from crm_platform.metadata.model import Blueprint, RuleSource
 from crm_platform.runtime.actors import SYSTEM
+from tests.time_world import World, load_after_sales
 
 
 def _with_rules(*rules: tuple[str, str]) -> Blueprint:

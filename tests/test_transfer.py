@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from sales_fixtures import Sales, add_user, count, make_sales
 
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.approvals.service import ApprovalService
 from crm_platform.runtime.errors import ValidationError
 from crm_platform.runtime.people.transfer import transfers
+from tests.sales_fixtures import Sales, add_user, count, make_sales
 
 
 @pytest.fixture

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import Database
-from time_world import AFTER_SALES, World
+
+from tests.conftest import Database
+from tests.time_world import AFTER_SALES, World
 
 pytestmark = pytest.mark.postgres_only
 

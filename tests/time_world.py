@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from record_blueprint import NOW, Clock
 from sqlalchemy.engine import Engine
 
 from crm_platform.compose import build_worker, compose
@@ -26,6 +25,7 @@ from crm_platform.runtime.people.users import UserDirectory
 from crm_platform.runtime.process.followups import FollowUps
 from crm_platform.runtime.records.service import RecordService
 from crm_platform.runtime.storage.tables import Tables
+from tests.record_blueprint import NOW, Clock
 
 SHIPPED = Path(__file__).parent.parent / "blueprints"
 AFTER_SALES = SHIPPED / "after_sales.yaml"

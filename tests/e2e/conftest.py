@@ -39,7 +39,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-from conftest import Database, _postgres_database, _sqlite_database
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from crm_platform.app import Application, build_application
@@ -48,6 +47,7 @@ from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.migrations.migrate import migrate
 from crm_platform.runtime.people.users import User, UserDirectory, hash_password
 from crm_platform.runtime.storage.db import create_engine
+from tests.conftest import Database, _postgres_database, _sqlite_database
 
 ROOT = Path(__file__).resolve().parents[2]
 AFTER_SALES = ROOT / "blueprints" / "after_sales.yaml"
