@@ -26,6 +26,7 @@ from crm_platform.metadata.model import (
     Blueprint,
     Field,
     FieldAssignment,
+    FieldRoles,
     FieldType,
     ObjectDef,
     Stage,
@@ -53,6 +54,8 @@ DEAL = ObjectDef(
         Field("stage", FieldType.STAGE),
     ),
     stages=(Stage("draft"), Stage("review"), Stage("won"), Stage("lost")),
+    # The inbox shows the declared amount field (a loaded blueprint would default to the money field).
+    roles=FieldRoles(amount="amount"),
 )
 
 
