@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from crm_platform.demo.data import PRODUCTS
 from crm_platform.demo.past import DAY, QUOTE_TASK, Past, Record, obj_open, open_and_closed
 from crm_platform.metadata.model import Outcome
+from crm_platform.runtime.approvals.flow import ApprovalStatus, flow_to_json
+from crm_platform.runtime.storage.approval_tables import APPROVAL_REQUESTS
 from crm_platform.runtime.storage.process_tables import STAGE_HISTORY
 
 
@@ -93,9 +95,17 @@ def _opportunity(past: Past, account: Record, plan: list[tuple[dt.datetime, str]
             values["lost_reason"] = past.choice("opportunity", "lost_reason")
         if obj.stage(stage).outcome is not None:
             values["close_date"] = entered.date()
-        past.at(entered)
-        deal = past.update("opportunity", deal, values, owner)
-        past.visits.append((deal["id"], plan, owner))
+        target = obj.stage(stage)
+        if (target.from_stages or target.requires_approval) and len(plan) > 2:
+            # A gated stage is entered the way the gate says: from the stage before it, once
+            # its approval was approved (the past approval is written as its result).
+            deal = _through_gate(past, deal, plan, probability, owner)
+            past.at(entered)
+            deal = past.update("opportunity", deal, values, owner)
+        else:
+            past.at(entered)
+            deal = past.update("opportunity", deal, values, owner)
+            past.visits.append((deal["id"], plan, owner))
     if obj_open(past.blueprint, deal["stage"]):
         # Still open: some deals were followed up lately, others are going idle.
         entered = plan[-1][0]
@@ -141,6 +151,41 @@ def _quote(
     )
 
 
+def _through_gate(
+    past: Past,
+    deal: Record,
+    plan: list[tuple[dt.datetime, str]],
+    probability: dict[str, int | None],
+    owner: int,
+) -> Record:
+    """Move ``deal`` to the stage before its last one, and approve what the last one waits for."""
+    before, stage = plan[-2]
+    past.at(before)
+    deal = past.update("opportunity", deal, {"stage": stage, "probability": probability.get(stage)}, owner)
+    past.visits.append((deal["id"], plan[:-1], owner))
+    name = past.blueprint.object("opportunity").stage(plan[-1][1]).requires_approval
+    if name is not None:
+        decided = before + (plan[-1][0] - before) * 0.8
+        requests = past.records.tables.metadata.tables[APPROVAL_REQUESTS]
+        past.conn.execute(
+            requests.insert().values(
+                approval=name,
+                object="opportunity",
+                record_id=deal["id"],
+                status=ApprovalStatus.APPROVED.value,
+                step=0,
+                level=0,
+                blueprint_version=past.blueprint.version,
+                flow=flow_to_json(past.blueprint.approval(name)),
+                started_by=owner,
+                started_at=before,
+                step_started_at=before,
+                decided_at=decided,
+            )
+        )
+    return deal
+
+
 def flush_stages(past: Past) -> None:
     """Fill in the stages each deal passed through between its first and its current one.
 
@@ -166,7 +211,9 @@ def flush_stages(past: Past) -> None:
                 "secs": _seconds(times[0], times[1]),
             }
         )
-        last_rows.append({"rid": record_id, "stage": plan[-1][1], "came_from": plan[-2][1]})
+        last_rows.append(
+            {"rid": record_id, "stage": plan[-1][1], "first": plan[0][1], "came_from": plan[-2][1]}
+        )
         for i in range(1, len(plan) - 1):
             middle.append(
                 {
@@ -189,7 +236,7 @@ def flush_stages(past: Past) -> None:
     )
     past.conn.execute(
         table.update()
-        .where(*mine, table.c.left_at.is_(None), table.c.to_stage == sa.bindparam("stage"))
+        .where(*mine, table.c.from_stage == sa.bindparam("first"), table.c.to_stage == sa.bindparam("stage"))
         .values(from_stage=sa.bindparam("came_from")),
         last_rows,
     )
