@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
+from starlette.routing import BaseRoute
 
 from crm_platform.metadata.model import Blueprint
 from crm_platform.rules.engine import RuleEngine
@@ -112,7 +113,9 @@ def build_worker(
     return Worker(scheduler, deliverer, interval=interval, jobs=(platform.approvals.escalate_due,))
 
 
-def web_services(platform: Platform, settings: WebSettings, *, api_routes: tuple = ()) -> Services:
+def web_services(
+    platform: Platform, settings: WebSettings, *, api_routes: tuple[BaseRoute, ...] = ()
+) -> Services:
     """The web layer's services on ``platform``'s record service, inbox, approvals and sales process."""
     return Services.of(
         platform.engine,
