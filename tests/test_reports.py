@@ -156,12 +156,12 @@ def test_crm_report_prints_the_funnel_and_the_leaderboard(database, capsys) -> N
 
     World(database.engine)
 
-    def run(report: str) -> str:
+    def run(report: str, object: str | None = "opportunity") -> str:
         args = argparse.Namespace(
-            report=report,
+            which=report,
             blueprint=str(B2B_SALES),
             db=database.url,
-            object="opportunity",
+            object=object,
             since="2024-05-01",
             until="2024-05-31",
         )
@@ -172,6 +172,8 @@ def test_crm_report_prints_the_funnel_and_the_leaderboard(database, capsys) -> N
     assert "Funnel of opportunity, 2024-05-01 to 2024-05-31" in out
     assert re.search(r"Needs analysis\s*│\s*4\s*│\s*380,000\.00\s*│\s*133\.3 %\s*│\s*3\s*│", out), out
     assert "win rate 66.7 % · average cycle 10 days · won 2" in out
+    # Without --object, the report is about the blueprint's first object with stages.
+    assert "Funnel of opportunity, 2024-05-01 to 2024-05-31" in run("funnel", object=None)
     out = run("leaderboard")
     assert re.search(r"1\s*│\s*Bob <bob@example.com>\s*│\s*1\s*│\s*200,000\.00\s*│\s*1\s*│", out), out
     # --until is the last day, included; the default is the 30 days up to today.

@@ -90,6 +90,12 @@ def cmd_report(args: argparse.Namespace, load: Loader) -> int:
     except ValueError as exc:
         print(f"crm: {exc}", file=sys.stderr)
         return 2
+    if args.object is None:
+        # The pipeline a report is about: the first object with stages, unless told otherwise.
+        args.object = next((o.name for o in blueprint.objects if o.stages), None)
+        if args.object is None:
+            print("crm: the blueprint has no object with stages to report on", file=sys.stderr)
+            return 2
     if not blueprint.has_object(args.object):
         print(f"crm: the blueprint has no object '{args.object}'", file=sys.stderr)
         return 2
@@ -97,7 +103,7 @@ def cmd_report(args: argparse.Namespace, load: Loader) -> int:
     console = Console()
     try:
         service = RecordService(blueprint, engine)
-        if args.report == "funnel":
+        if args.which == "funnel":
             report = funnel(service, args.object, actor=SYSTEM, since=since, until=until)
             console.print(funnel_table(blueprint, report))
             return 0
@@ -124,11 +130,11 @@ def cmd_report(args: argparse.Namespace, load: Loader) -> int:
 def add_commands(commands: argparse._SubParsersAction, load: Loader) -> None:
     """Register ``report funnel|leaderboard`` on the ``crm`` parser's sub-commands."""
     report = commands.add_parser("report", help="the sales funnel and the leaderboard")
-    report.add_argument("report", choices=("funnel", "leaderboard"), metavar="funnel|leaderboard")
+    report.add_argument("which", choices=("funnel", "leaderboard"), metavar="funnel|leaderboard")
     report.add_argument("--blueprint", required=True, metavar="FILE")
     report.add_argument("--db", default=None, metavar="URL", help="database URL (default: $CRM_DATABASE_URL)")
     report.add_argument(
-        "--object", default="opportunity", help="an object with stages (default: opportunity)"
+        "--object", default=None, help="an object with stages (default: the blueprint's first one)"
     )
     report.add_argument("--since", metavar="DATE", help="first day (default: 29 days before --until)")
     report.add_argument("--until", metavar="DATE", help="last day, included (default: today, UTC)")

@@ -90,8 +90,8 @@ def sales_tables(metadata: sa.MetaData) -> None:
         sa.Column("target_id", sa.BigInteger, nullable=False),
         _user_column("converted_by"),
         sa.Column("converted_at", timestamp(), nullable=False),
-        sa.Index(constraint_name("ix", CONVERSIONS, "source"), "source_object", "source_id"),
-        sa.Index(constraint_name("ix", CONVERSIONS, "target"), "target_object", "target_id"),
+        sa.Index(constraint_name("ix", CONVERSIONS, "source_object"), "source_object", "source_id"),
+        sa.Index(constraint_name("ix", CONVERSIONS, "target_object"), "target_object", "target_id"),
     )
     sa.Table(
         MERGES,

@@ -6,6 +6,7 @@ import secrets
 from urllib.parse import parse_qs
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -69,7 +70,7 @@ class CSRFMiddleware:
         user = scope.get("user")
         if (
             scope["type"] != "http"
-            or scope["method"] not in UNSAFE_METHODS
+            or Request(scope).method not in UNSAFE_METHODS
             or scope["path"] in self.exempt
             or not isinstance(user, Principal)
             or not user.uses_cookie
