@@ -71,6 +71,16 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         yield from _postgres_database()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def scenario_db(request: pytest.FixtureRequest) -> str | None:
+    """Where ``crm blueprint test`` runs: ``None`` (throwaway SQLite files) or the PostgreSQL server."""
+    if request.param == "sqlite":
+        return None
+    if not POSTGRES_URL:
+        pytest.skip(NO_POSTGRES)
+    return POSTGRES_URL
+
+
 @pytest.fixture
 def engine(database: Database) -> Engine:
     """The engine of :func:`database`."""

@@ -43,8 +43,8 @@ def test_crm_check_accepts_the_blueprint_and_its_scenarios(capsys) -> None:
 
 
 @pytest.mark.slow
-def test_the_scenarios_pass_and_fire_every_rule_and_approval_step(capsys) -> None:
-    code = main(["blueprint", "test", str(EDUCATION)])
+def test_the_scenarios_pass_and_fire_every_rule_and_approval_step(capsys, scenario_db) -> None:
+    code = main(["blueprint", "test", str(EDUCATION), *(["--db", scenario_db] if scenario_db else [])])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "FAIL" not in out

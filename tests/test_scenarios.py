@@ -12,9 +12,11 @@ import re
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from crm_platform.cli import main
 from crm_platform.metadata import Blueprint, BlueprintError, load_blueprint
+from crm_platform.runtime.storage.db import normalize_url
 from crm_platform.scenarios import load_scenarios, scenarios_path_for
 
 SHIPPED = Path(__file__).parent.parent / "blueprints"
@@ -160,8 +162,8 @@ def test_crm_check_checks_scenario_files_too(tmp_path, capsys) -> None:
     assert "b2b_sales.scenarios.yaml:7:23: unknown key 'dayz'" in capsys.readouterr().out
 
 
-def _run_shipped(blueprint: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    code = main(["blueprint", "test", str(blueprint)])
+def _run_shipped(blueprint: Path, capsys: pytest.CaptureFixture[str], db: str | None) -> str:
+    code = main(["blueprint", "test", str(blueprint), *(["--db", db] if db else [])])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "FAIL" not in out
@@ -170,13 +172,29 @@ def _run_shipped(blueprint: Path, capsys: pytest.CaptureFixture[str]) -> str:
     return out
 
 
-def test_the_shipped_scenarios_pass_and_fire_every_rule_and_approval_step(capsys) -> None:
-    b2b_out = _run_shipped(B2B, capsys)
+def test_the_shipped_scenarios_pass_and_fire_every_rule_and_approval_step(capsys, scenario_db) -> None:
+    b2b_out = _run_shipped(B2B, capsys, scenario_db)
     rules = [rule.name for rule in b2b().rules]
     assert f"rules fired: {len(rules)} of {len(rules)}\n" in b2b_out
     assert "approval decisions: 4 of 4\n" in b2b_out  # manager and finance, approved and rejected
 
-    after_out = _run_shipped(AFTER_SALES, capsys)
+    after_out = _run_shipped(AFTER_SALES, capsys, scenario_db)
     # after_sales extends b2b_sales: its own rules are fired by its own scenarios.
     never = re.search(r"never fired: (.*)$", after_out, re.M)
     assert never is not None and set(never.group(1).split(", ")) <= set(rules)
+
+
+def test_a_run_on_postgresql_leaves_no_database_behind(capsys, scenario_db) -> None:
+    if scenario_db is None:
+        pytest.skip("PostgreSQL only: SQLite scenario files live in a temporary directory")
+    engine = sa.create_engine(normalize_url(scenario_db), poolclass=sa.NullPool)
+    names = sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'crm_scenario%'")
+    try:
+        with engine.connect() as connection:
+            before = set(connection.execute(names).scalars())
+        code = main(["blueprint", "test", str(B2B), "--db", scenario_db, "-k", "is assigned"])
+        assert code == 0, capsys.readouterr().out
+        with engine.connect() as connection:
+            assert set(connection.execute(names).scalars()) == before
+    finally:
+        engine.dispose()

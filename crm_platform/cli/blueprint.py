@@ -67,7 +67,7 @@ def cmd_test(args: argparse.Namespace, load: Loader) -> int:
             print(f"crm: no scenario name contains '{args.k}'", file=sys.stderr)
             return 1
     results = []
-    for result in run_scenarios(blueprint, scenarios):
+    for result in run_scenarios(blueprint, scenarios, database_url=args.scenario_db):
         results.append(result)
         print("\n".join(format_result(result)), flush=True)
     failed = sum(1 for r in results if not r.passed)
@@ -87,4 +87,13 @@ def add_commands(commands: argparse._SubParsersAction, load: Loader) -> None:
         "--scenarios", metavar="FILE", help="the scenario file (default: FILE.scenarios.yaml next to it)"
     )
     test.add_argument("-k", metavar="WORDS", help="run only scenarios whose name contains WORDS")
+    test.add_argument(
+        "--db",
+        # Not ``db``: the crm command would default that to $CRM_DATABASE_URL, and scenarios
+        # must never run on a live database unless asked to.
+        dest="scenario_db",
+        metavar="URL",
+        help="a PostgreSQL server to run on (a database per scenario, dropped afterwards; "
+        "the role must be allowed to create databases); default: throwaway SQLite files",
+    )
     test.set_defaults(handler=lambda args: cmd_test(args, load))

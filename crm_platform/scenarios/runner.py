@@ -1,7 +1,6 @@
-"""Runs scenarios, each on a throwaway SQLite database, through the composed platform.
+"""Runs scenarios, each on a throwaway database (SQLite or PostgreSQL), through the composed platform.
 
-Every scenario gets a fresh copy of one migrated database (migrating once and
-copying the file is much faster than migrating per scenario), the platform wired
+Every scenario gets a fresh copy of one migrated database (:mod:`.databases`), the platform wired
 by :func:`crm_platform.compose.compose` on a clock the scenario moves, and a
 worker that fires time rules and escalates approvals at each ``advance``. So a
 scenario exercises exactly what ``crm serve`` and ``crm worker`` run.
@@ -10,7 +9,6 @@ scenario exercises exactly what ``crm serve`` and ``crm worker`` run.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,11 +22,10 @@ from crm_platform.rules.worker import Worker
 from crm_platform.runtime.actors import SYSTEM
 from crm_platform.runtime.errors import RecordError, StateError
 from crm_platform.runtime.mapping.convert import convert
-from crm_platform.runtime.migrations.migrate import migrate
 from crm_platform.runtime.people.users import UserDirectory, UserError
-from crm_platform.runtime.storage.db import create_engine
 
 from . import expect as compare
+from .databases import ScenarioDatabases, scenario_databases
 from .format import Scenario, Step, UserSpec
 from .observe import Observer, Problem, describe_error, error_mismatch, error_text
 
@@ -79,29 +76,15 @@ class _Firings:
 
 
 class ScenarioRunner:
-    """Runs scenarios of one blueprint in ``workdir`` (a temporary directory it owns the files of)."""
+    """Runs scenarios of one blueprint, each on a fresh copy of one migrated database."""
 
-    def __init__(self, blueprint: Blueprint, workdir: Path) -> None:
+    def __init__(self, blueprint: Blueprint, databases: ScenarioDatabases) -> None:
         self.blueprint = blueprint
-        self.workdir = workdir
-        self.template = workdir / "template.sqlite3"
-        engine = create_engine(f"sqlite:///{self.template}")
-        try:
-            migrate(engine, blueprint)
-        finally:
-            engine.dispose()
-        self.count = 0
+        self.databases = databases
 
     def run(self, scenario: Scenario) -> ScenarioResult:
         """Run ``scenario`` on a fresh copy of the migrated database."""
-        self.count += 1
-        path = self.workdir / f"scenario{self.count}.sqlite3"
-        for suffix in ("", "-wal"):
-            source = Path(f"{self.template}{suffix}")
-            if source.exists():
-                shutil.copyfile(source, f"{path}{suffix}")
-        engine = create_engine(f"sqlite:///{path}")
-        try:
+        with self.databases.fresh() as engine:
             clock = _Clock(scenario.now)
             platform = compose(self.blueprint, engine, clock=clock)
             worker = build_worker(platform, deliver=False)
@@ -112,16 +95,25 @@ class ScenarioRunner:
             return ScenarioResult(
                 scenario, tuple(problems), frozenset(world.fired), frozenset(world.decisions)
             )
-        finally:
-            engine.dispose()
 
 
-def run_scenarios(blueprint: Blueprint, scenarios: Sequence[Scenario]) -> Iterator[ScenarioResult]:
-    """Run each scenario on its own throwaway database; yields results as they finish."""
+def run_scenarios(
+    blueprint: Blueprint, scenarios: Sequence[Scenario], *, database_url: str | None = None
+) -> Iterator[ScenarioResult]:
+    """Run each scenario on its own throwaway database; yields results as they finish.
+
+    Without ``database_url`` (or with a SQLite one) the databases are SQLite files in a
+    temporary directory; with a PostgreSQL URL they are databases created on that server
+    and dropped afterwards.
+    """
     with tempfile.TemporaryDirectory(prefix="crm-scenarios-") as workdir:
-        runner = ScenarioRunner(blueprint, Path(workdir))
-        for scenario in scenarios:
-            yield runner.run(scenario)
+        databases = scenario_databases(blueprint, Path(workdir), database_url)
+        try:
+            runner = ScenarioRunner(blueprint, databases)
+            for scenario in scenarios:
+                yield runner.run(scenario)
+        finally:
+            databases.close()
 
 
 @dataclass
