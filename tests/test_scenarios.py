@@ -69,6 +69,23 @@ def test_schema_errors_name_the_key_with_its_position_and_a_suggestion(tmp_path)
     ]
 
 
+def test_an_act_step_names_a_declared_action_and_its_result(tmp_path) -> None:
+    text = USERS + (
+        "scenarios:\n"
+        "  - name: quote\n"
+        "    given:\n"
+        "      records:\n"
+        "        acme: {object: account, values: {name: Acme}}\n"
+        "    when:\n"
+        "      - act: {record: acme, action: generate_qoute, name: quote}\n"
+        "      - update: {record: '@quote', values: {discount: 5}}\n"
+    )
+    # The result's name is known to later steps, so only the action is reported.
+    assert errors_of(tmp_path, text) == [
+        "b2b_sales.scenarios.yaml:11:37: unknown action 'generate_qoute'; did you mean 'generate_quote'?"
+    ]
+
+
 def test_references_to_objects_records_users_and_rules_are_checked(tmp_path) -> None:
     text = USERS + (
         "scenarios:\n"
@@ -82,7 +99,7 @@ def test_references_to_objects_records_users_and_rules_are_checked(tmp_path) -> 
         "b2b_sales.scenarios.yaml:7:14: unknown rule 'lead_asignment'; did you mean 'lead_assignment'?",
         "b2b_sales.scenarios.yaml:9:26: unknown object 'leed'; did you mean 'lead'?",
         "b2b_sales.scenarios.yaml:10:26: unknown record '@dael'; name it in given.records, a create, "
-        "convert or find step first",
+        "convert, act or find step first",
         "b2b_sales.scenarios.yaml:10:39: unknown user 'east.rep@exampel.com' (not in given.users); "
         "did you mean 'east.rep@example.com'?",
     ]

@@ -37,6 +37,7 @@ ACTIONS = (
     "approve",
     "reject",
     "convert",
+    "act",
     "find",
     "advance",
     "expect",
@@ -378,15 +379,27 @@ class _Builder:
                 self.problem(
                     step.values.get("record", step.position),
                     f"unknown record '@{name}'{did_you_mean(name, names)}; name it in given.records, "
-                    "a create, convert or find step first",
+                    "a create, convert, act or find step first",
                 )
         if step.action in ("create", "find") and "name" in args:
             names.add(str(args["name"]).removeprefix("@"))
+        if step.action == "act":
+            self.check_act(step)
+            if "name" in args:
+                names.add(str(args["name"]).removeprefix("@"))
         if step.action == "convert":
             self.check_convert(step)
             named = args.get("name")
             if isinstance(named, dict):
                 names.update(str(value).removeprefix("@") for value in named.values())
+
+    def check_act(self, step: Step) -> None:
+        """Report an action no object of the blueprint declares."""
+        declared = sorted({a.name for o in self.blueprint.objects for a in o.actions})
+        name = str(step.args.get("action"))
+        if name not in declared:
+            where = step.values.get("action", step.position)
+            self.problem(where, f"unknown action '{name}'{did_you_mean(name, declared)}")
 
     def check_convert(self, step: Step) -> None:
         """Report an unknown conversion, and targets ``name``, ``use`` or ``values`` it does not make."""

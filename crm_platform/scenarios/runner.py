@@ -17,11 +17,13 @@ from typing import Any
 
 from crm_platform.compose import Platform, build_worker, compose
 from crm_platform.metadata import Blueprint
+from crm_platform.metadata.suggest import did_you_mean
 from crm_platform.rules.compiled import CompiledRule
 from crm_platform.rules.worker import Worker
 from crm_platform.runtime.actors import SYSTEM
 from crm_platform.runtime.errors import RecordError, StateError
 from crm_platform.runtime.mapping.convert import convert
+from crm_platform.runtime.mapping.generate import run_action
 from crm_platform.runtime.people.users import UserDirectory, UserError
 
 from . import expect as compare
@@ -299,6 +301,31 @@ class _World(Observer):
         for target, label in (args.get("name") or {}).items():
             if result.id(target) is not None:
                 self.names[str(label).removeprefix("@")] = (target, result.id(target))
+
+    def do_act(self, args: dict[str, Any], step: Step) -> None:
+        """Run a declared action of a named record (``create X from this``); ``name`` names what it made."""
+        object, record_id = self.record(args["record"])
+        definition = self.platform.records.blueprint.object(object)
+        if not any(a.name == args["action"] for a in definition.actions):
+            names = [a.name for a in definition.actions]
+            raise _StepFailed(
+                Problem(
+                    step.values.get("action", step.position),
+                    f"{object} has no action '{args['action']}'{did_you_mean(args['action'], names)}",
+                )
+            )
+        action = definition.action(args["action"])
+        values = self.values(action.create, args.get("values") or {})
+        result = run_action(
+            self.platform.records,
+            definition,
+            action,
+            record_id,
+            actor=self.actor(args.get("as")),
+            values=values,
+        )
+        if "name" in args:
+            self.names[str(args["name"]).removeprefix("@")] = (result.object, int(result.record["id"]))
 
     def do_find(self, args: dict[str, Any], step: Step) -> None:
         """Name the one record matching ``where`` (one a rule created, say)."""
