@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from crm_platform.metadata.model import Condition, FilterOp, MatchKind
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.matching.index import record_keys
+from crm_platform.runtime.matching.keys import record_keys
 from crm_platform.runtime.records.service import RecordService
 from crm_platform.runtime.storage.db import transaction
 from crm_platform.runtime.storage.process_tables import MATCH_KEYS

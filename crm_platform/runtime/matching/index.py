@@ -17,33 +17,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crm_platform.metadata.model import Blueprint, DuplicateKey
 from crm_platform.runtime.events import EventKind, RecordEvent
-from crm_platform.runtime.matching.normalize import normalize
+from crm_platform.runtime.matching.keys import declared_keys, record_keys
 from crm_platform.runtime.records.service import RecordService
 from crm_platform.runtime.storage.db import transaction
 from crm_platform.runtime.storage.process_tables import MATCH_KEYS
-
-
-def declared_keys(blueprint: Blueprint, object: str) -> tuple[DuplicateKey, ...]:
-    """The duplicate keys ``object`` declares (none without ``duplicates:``)."""
-    if not blueprint.has_object(object):
-        return ()
-    rules = blueprint.object(object).duplicates
-    return rules.keys if rules is not None else ()
-
-
-def record_keys(blueprint: Blueprint, object: str, values: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """``(kind, field, normalised value)`` of ``values`` under ``object``'s declared keys.
-
-    Empty values, and fields not in ``values``, give no key; a repeated key is listed once.
-    """
-    keys: dict[tuple[str, str, str], None] = {}
-    for key in declared_keys(blueprint, object):
-        value = normalize(key.match, values.get(key.field), country=key.country)
-        if value is not None:
-            keys[(key.match.value, key.field, value)] = None
-    return list(keys)
 
 
 class MatchKeyIndexer:

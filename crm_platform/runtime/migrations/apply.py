@@ -21,6 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
+from crm_platform.runtime.matching.keys import declared_keys, record_keys
 from crm_platform.runtime.migrations.changes import (
     Change,
     ChangeKind,
@@ -31,6 +32,7 @@ from crm_platform.runtime.migrations.changes import (
 from crm_platform.runtime.migrations.diff import ConversionKind, FieldSpec, conversion, storage
 from crm_platform.runtime.migrations.plan import plan_on
 from crm_platform.runtime.storage.db import is_postgresql, is_sqlite
+from crm_platform.runtime.storage.process_tables import MATCH_KEYS
 from crm_platform.runtime.storage.tables import Tables, build_tables, constraint_name, field_column
 from crm_platform.runtime.storage.types import column_type
 
@@ -133,6 +135,34 @@ class _Applier:
         for change in changes:
             if change.kind is ChangeKind.SYNC_ROLES:
                 self.connection.execute(sa.insert(self.tables.roles), [{"name": r} for r in change.roles])
+        for change in changes:
+            if change.kind is ChangeKind.REBUILD_MATCH_KEYS:
+                self._rebuild_match_keys(change.table)
+
+    def _rebuild_match_keys(self, object: str, batch: int = 500) -> None:
+        """Replace ``object``'s rows of the duplicate index by the keys its rules declare now.
+
+        The keys are normalised in Python (phone numbers by country, company suffixes), so
+        the live records are read ``batch`` at a time and their keys written with one
+        multi-row INSERT per batch, never one statement per record.
+        """
+        keys = self.tables.metadata.tables[MATCH_KEYS]
+        self.connection.execute(keys.delete().where(keys.c.object == object))
+        fields = sorted({key.field for key in declared_keys(self.blueprint, object)})
+        if not fields:
+            return
+        table = self.tables.object(object)
+        result = self.connection.execute(
+            sa.select(table.c.id, *(table.c[name] for name in fields)).where(table.c.deleted_at.is_(None))
+        )
+        while rows := result.fetchmany(batch):
+            found = [
+                {"object": object, "record_id": row.id, "kind": kind, "field": name, "value": value}
+                for row in rows
+                for kind, name, value in record_keys(self.blueprint, object, row._mapping)
+            ]
+            if found:
+                self.connection.execute(keys.insert(), found)
 
     def _column(self, table: str, column: str) -> sa.Column:
         """A fresh column to add: a field's, or a system or platform column."""

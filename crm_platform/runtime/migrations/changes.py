@@ -29,6 +29,8 @@ class ChangeKind(enum.StrEnum):
     RESTORE_TABLE = "restore_table"  # a kept table whose object is back
     DROP_TABLE = "drop_table"
     SYNC_ROLES = "sync_roles"
+    #: An object's ``duplicates:`` changed: its rows of the duplicate index are rebuilt.
+    REBUILD_MATCH_KEYS = "rebuild_match_keys"
 
     @property
     def phase(self) -> int:
@@ -50,6 +52,7 @@ _PHASE = {
     ChangeKind.KEEP_TABLE: 4,
     ChangeKind.DROP_TABLE: 4,
     ChangeKind.SYNC_ROLES: 5,
+    ChangeKind.REBUILD_MATCH_KEYS: 6,
 }
 
 
@@ -66,6 +69,7 @@ _WORDING = {
     ChangeKind.DROP_INDEX: ("-", "drop index"),
     ChangeKind.KEEP_TABLE: ("=", "keep table"),
     ChangeKind.DROP_TABLE: ("-", "drop table"),
+    ChangeKind.REBUILD_MATCH_KEYS: ("~", "rebuild duplicate keys of"),
 }
 
 

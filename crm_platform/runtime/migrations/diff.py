@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm_platform.metadata.model import Blueprint, Field, FieldType
+from crm_platform.runtime.matching.keys import key_signature
 from crm_platform.runtime.storage.tables import USERS
 from crm_platform.runtime.storage.types import DEFAULT_SCALE, column_type
 
@@ -105,11 +106,14 @@ class Snapshot:
 
     objects: dict[str, ObjectSnapshot]
     kept_objects: dict[str, ObjectSnapshot]
+    #: Per object, the signature of its declared duplicate keys; ``None`` in a snapshot of a
+    #: platform version that kept no such record (its keys are then rebuilt once).
+    match_keys: dict[str, list[str]] | None = None
 
     @classmethod
     def empty(cls) -> Snapshot:
         """The snapshot of a database no migration has touched."""
-        return cls({}, {})
+        return cls({}, {}, {})
 
     @classmethod
     def of(cls, blueprint: Blueprint) -> Snapshot:
@@ -120,6 +124,7 @@ class Snapshot:
                 for o in blueprint.objects
             },
             {},
+            {o.name: key_signature(blueprint, o.name) for o in blueprint.objects if o.duplicates},
         )
 
     @classmethod
@@ -136,6 +141,7 @@ class Snapshot:
         return cls(
             {n: obj(e) for n, e in data.get("objects", {}).items()},
             {n: obj(e) for n, e in data.get("kept_objects", {}).items()},
+            data.get("match_keys"),
         )
 
     def dumps(self) -> str:
@@ -152,6 +158,7 @@ class Snapshot:
                 "format": SNAPSHOT_FORMAT,
                 "objects": {n: obj(o) for n, o in self.objects.items()},
                 "kept_objects": {n: obj(o) for n, o in self.kept_objects.items()},
+                "match_keys": self.match_keys or {},
             },
             sort_keys=True,
         )

@@ -23,6 +23,7 @@ from crm_platform.runtime.migrations.diff import (
     Snapshot,
     conversion,
 )
+from crm_platform.runtime.storage.process_tables import MATCH_KEYS
 from crm_platform.runtime.storage.tables import ROLES, SCHEMA_VERSIONS, Tables, build_tables
 
 #: How many values a refusal quotes.
@@ -121,6 +122,7 @@ class _Planner:
                 )
         self._removed_objects(object_names)
         self._roles()
+        self._match_keys()
 
     def _diff_platform_table(self, table: sa.Table, only: Iterable[str] | None = None) -> None:
         """Columns a newer platform added to one of its own tables (or to the system columns)."""
@@ -352,6 +354,35 @@ class _Planner:
         missing = tuple(r for r in self.blueprint.roles if r not in existing)
         if missing:
             self.changes.append(Change(ChangeKind.SYNC_ROLES, ROLES, roles=missing))
+
+    def _match_keys(self) -> None:
+        """Rebuild the duplicate index of each live object whose declared keys changed."""
+        before = self.previous.match_keys
+        after = self.next.match_keys or {}
+        for obj in self.blueprint.objects:
+            if obj.name not in self.live_tables:
+                continue  # a new table holds no records to index
+            if before is None:
+                # The last migration kept no record of the keys: rebuild those of every object once.
+                if obj.duplicates is not None or self._has_keys(obj.name):
+                    self.changes.append(
+                        Change(
+                            ChangeKind.REBUILD_MATCH_KEYS,
+                            obj.name,
+                            detail="indexed by an earlier platform version",
+                        )
+                    )
+            elif before.get(obj.name, []) != after.get(obj.name, []):
+                self.changes.append(
+                    Change(ChangeKind.REBUILD_MATCH_KEYS, obj.name, detail="its duplicate rules changed")
+                )
+
+    def _has_keys(self, object: str) -> bool:
+        if MATCH_KEYS not in self.live_tables:
+            return False
+        keys = self.tables.metadata.tables[MATCH_KEYS]
+        found = self.connection.execute(sa.select(keys.c.object).where(keys.c.object == object).limit(1))
+        return found.first() is not None
 
     def result(self, from_version: int | None) -> MigrationPlan:
         """The plan, its changes in the order they are applied."""
