@@ -9,7 +9,9 @@ from types import ModuleType
 
 import pytest
 
-BENCHMARK = Path(__file__).parent.parent / "benchmarks" / "bench_list_page.py"
+from tests.support.paths import ROOT
+
+BENCHMARK = ROOT / "benchmarks" / "bench_list_page.py"
 
 
 def _load() -> ModuleType:

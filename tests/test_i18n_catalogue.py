@@ -8,14 +8,13 @@ would show English in the middle of a Chinese page.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 
 from crm_platform.runtime.web.i18n import catalogues
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT
 
 
 def _messages() -> dict[str | tuple[str, ...], list[str]]:

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+
+ROOT = ROOT
 PACKAGE = "crm_platform"
 MAX_LINES = 500
 #: What the runtime must never import: the layers built on top of it.
@@ -274,6 +276,6 @@ def _bare_helper_imports() -> list[str]:
 
 
 def test_test_helpers_are_imported_one_way() -> None:
-    """``tests.web_fixtures``, never ``web_fixtures``: two names would load two copies of one module."""
+    """``tests.support.web_fixtures``, never ``web_fixtures``: two names would load one module twice."""
     bare = _bare_helper_imports()
     assert not bare, "\n".join(bare)

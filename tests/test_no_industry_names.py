@@ -38,8 +38,9 @@ from crm_platform.metadata.model import SYSTEM_COLUMNS
 from crm_platform.rules.parser import _lark
 from crm_platform.runtime.storage.tables import build_tables
 from crm_platform.runtime.web.api.openapi.common import ERROR_SCHEMA
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = ROOT
 PLATFORM = ROOT / "crm_platform"
 BLUEPRINTS = ROOT / "blueprints"
 #: Object names that are also words of the platform itself.

@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
-ROOT = Path(__file__).parent.parent
+from tests.support.paths import ROOT
+
+ROOT = ROOT
 
 
 def test_the_wheel_ships_blueprints_ui_and_the_schema(tmp_path):

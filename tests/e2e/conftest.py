@@ -343,6 +343,9 @@ class Web:
         page.fill("#password", password)
         page.click("button[type=submit]")
         expect(page).not_to_have_url(re.compile(r"/login"))
+        # The page's scripts (keyboard shortcuts, drag and drop) run by the load event; a test that
+        # presses a key before then would race them on a busy machine.
+        page.wait_for_load_state("load")
 
     def sign_out(self, page: Page) -> None:
         """Sign out from the avatar menu."""

@@ -20,7 +20,7 @@ from playwright.sync_api import Browser
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.storage.db import create_engine
 from crm_platform.runtime.web.screens.forms import routes as forms
-from tests.web_fixtures import WebApp, make_web_app
+from tests.support.web_fixtures import WebApp, make_web_app
 
 
 def free_port() -> int:
