@@ -32,30 +32,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm_platform.metadata.expressions import Expression, parse_expression
-from crm_platform.metadata.model import FieldType, ObjectDef
+from crm_platform.metadata.model import NUMERIC_TYPES, TEXTUAL_TYPES, FieldType, ObjectDef
 
-_TEXT_TYPES = frozenset(
-    {
-        FieldType.TEXT,
-        FieldType.LONG_TEXT,
-        FieldType.EMAIL,
-        FieldType.PHONE,
-        FieldType.URL,
-        FieldType.CHOICE,
-        FieldType.STAGE,
-        FieldType.AUTO_NUMBER,
-    }
-)
-_NUMBER_TYPES = frozenset(
-    {
-        FieldType.INTEGER,
-        FieldType.DECIMAL,
-        FieldType.MONEY,
-        FieldType.PERCENT,
-        FieldType.LOOKUP,
-        FieldType.USER,
-    }
-)
+_TEXT_TYPES = TEXTUAL_TYPES
+# Lookups and users compare as the numbers (ids) they store.
+_NUMBER_TYPES = NUMERIC_TYPES | {FieldType.LOOKUP, FieldType.USER}
 _SYSTEM_KINDS = {
     "id": "number",
     "version": "number",

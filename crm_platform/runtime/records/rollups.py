@@ -50,25 +50,23 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm_platform.metadata.expressions import Expression, ExpressionError, parse_expression
-from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef, Rollup, RollupKind
+from crm_platform.metadata.model import (
+    NUMERIC_TYPES,
+    TEXTUAL_TYPES,
+    Blueprint,
+    Field,
+    FieldType,
+    ObjectDef,
+    Rollup,
+    RollupKind,
+)
 from crm_platform.runtime.storage.tables import Tables
 
 #: The bind parameter that carries the service clock's date into ``today()``.
 TODAY_PARAM = "crm_today"
 
-_NUMBERS = frozenset({FieldType.INTEGER, FieldType.DECIMAL, FieldType.MONEY, FieldType.PERCENT})
-_TEXTS = frozenset(
-    {
-        FieldType.TEXT,
-        FieldType.LONG_TEXT,
-        FieldType.EMAIL,
-        FieldType.PHONE,
-        FieldType.URL,
-        FieldType.CHOICE,
-        FieldType.STAGE,
-        FieldType.AUTO_NUMBER,
-    }
-)
+_NUMBERS = NUMERIC_TYPES
+_TEXTS = TEXTUAL_TYPES
 _IDS = frozenset({FieldType.LOOKUP, FieldType.USER})
 _ORDERING = {ast.Lt: "__lt__", ast.LtE: "__le__", ast.Gt: "__gt__", ast.GtE: "__ge__"}
 

@@ -21,7 +21,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from crm_platform.metadata.model import Blueprint, Field, FieldType, FilterOp, ObjectDef
+from crm_platform.metadata.model import (
+    NUMERIC_TYPES,
+    TEXTUAL_TYPES,
+    Blueprint,
+    Field,
+    FieldType,
+    FilterOp,
+    ObjectDef,
+)
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.records.query import SYSTEM_FIELDS, read_fields
 from crm_platform.runtime.records.service import RecordService
@@ -40,25 +48,8 @@ from crm_platform.runtime.web.api.openapi.work import WORK_SCHEMAS, inbox_paths,
 from crm_platform.runtime.web.auth.backend import require_principal
 from crm_platform.runtime.web.requests import MAX_LIMIT
 
-_ORDERED = frozenset(
-    {
-        FieldType.INTEGER,
-        FieldType.DECIMAL,
-        FieldType.MONEY,
-        FieldType.PERCENT,
-        FieldType.DATE,
-        FieldType.DATETIME,
-        FieldType.TEXT,
-        FieldType.LONG_TEXT,
-        FieldType.EMAIL,
-        FieldType.PHONE,
-        FieldType.URL,
-        FieldType.CHOICE,
-        FieldType.STAGE,
-        FieldType.AUTO_NUMBER,
-        FieldType.LOOKUP,
-        FieldType.USER,
-    }
+_ORDERED = (
+    NUMERIC_TYPES | TEXTUAL_TYPES | {FieldType.DATE, FieldType.DATETIME, FieldType.LOOKUP, FieldType.USER}
 )
 
 
