@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from .build_process import ProcessBuilder, build_roles
+from .build_public_forms import build_public_form
 from .model import (
     Approval,
     ApprovalMode,
@@ -137,6 +138,10 @@ class _Builder:
                 self.process.conversion(n, s) for n, s in (data.get("conversions") or {}).items()
             ),
             permissions=self._permissions(data.get("permissions")),
+            public_forms=tuple(
+                build_public_form(n, s, self.doc, build_label, self.process.values)
+                for n, s in (data.get("public_forms") or {}).items()
+            ),
             extends=extends,
             sources=sources,
         )

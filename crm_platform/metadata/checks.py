@@ -25,6 +25,7 @@ from .model import (
 )
 from .partial import Broken
 from .permission_checks import check_permissions
+from .public_form_checks import check_public_forms
 from .schema import describe, show
 from .suggest import did_you_mean
 from .yamlpos import Path, YamlDocument
@@ -80,6 +81,7 @@ class _Checker(FieldChecks):
         self.rules()
         ProcessChecker(self.bp, self.doc, self.diagnostics, self.broken).run()
         self.diagnostics.extend(check_permissions(self.bp, self.doc))
+        self.diagnostics.extend(check_public_forms(self.bp, self.doc, self.broken))
 
     def roles(self) -> None:
         roles = self.data.get("roles") or ()

@@ -17,7 +17,7 @@ from .model import Position
 from .yamlpos import Path, YamlDocument
 
 #: Top-level sections whose entries are added, or replaced whole when named again.
-_NAMED_SECTIONS = ("approvals", "templates", "webhooks", "assignments", "conversions")
+_NAMED_SECTIONS = ("approvals", "templates", "webhooks", "assignments", "conversions", "public_forms")
 #: Parts of an object whose entries are added, or replaced whole per name. Everything else of an
 #: object (stages, duplicates, pool, card, the *_field roles) is replaced as a whole.
 _OBJECT_MAPS = ("forms", "list_views", "actions", "rollups")

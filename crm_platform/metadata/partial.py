@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from .yamlpos import Path, YamlDocument
 
 #: Top-level sections whose entries can be left out one by one (or the whole section).
-_NAMED_SECTIONS = frozenset({"approvals", "templates", "webhooks", "assignments", "conversions"})
+_NAMED_SECTIONS = frozenset(
+    {"approvals", "templates", "webhooks", "assignments", "conversions", "public_forms"}
+)
 #: Optional top-level sections left out whole when they are not even the right shape.
 _OPTIONAL = _NAMED_SECTIONS | {"rules", "permissions", "roles", "label"}
 #: Parts of an object left out per entry.

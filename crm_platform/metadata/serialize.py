@@ -15,6 +15,7 @@ import yaml
 
 from .build_process import ROLE_KEYS, default_roles
 from .model import (
+    DEFAULT_RATE_LIMIT,
     ActionLines,
     ApprovalMode,
     ApprovalOutcome,
@@ -34,6 +35,7 @@ from .model import (
     MatchKind,
     ObjectAction,
     ObjectDef,
+    PublicForm,
     Rollup,
     RuleSource,
     Stage,
@@ -127,10 +129,23 @@ def dump_blueprint(blueprint: Blueprint) -> str:
     )
     _put(data, "rules", [_rule(rule) for rule in blueprint.rules])
     _put(data, "conversions", {c.name: _conversion(c) for c in blueprint.conversions})
+    _put(data, "public_forms", {f.name: _public_form(f) for f in blueprint.public_forms})
     if blueprint.permissions is not None:
         # Written even when empty: an empty section restricts everyone, unlike no section.
         data["permissions"] = _permissions(blueprint.permissions)
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000)
+
+
+def _public_form(form: PublicForm) -> dict[str, Any]:
+    data: dict[str, Any] = {"object": form.object, "fields": _FlowList(form.fields)}
+    for key in ("label", "intro", "thanks"):
+        _put(data, key, _label(getattr(form, key)))
+    _put(data, "redirect", form.redirect)
+    _put(data, "set", _values(form.set))
+    _put(data, "frame_ancestors", _FlowList(form.frame_ancestors))
+    if form.rate_limit != DEFAULT_RATE_LIMIT:
+        data["rate_limit"] = form.rate_limit
+    return data
 
 
 def _put(data: dict[str, Any], key: str, value: Any) -> None:

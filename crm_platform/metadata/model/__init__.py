@@ -8,7 +8,7 @@ at ``file:line:col``.
 ``fields`` holds types, labels and fields; ``objects`` objects, forms, views and
 field roles; ``process`` stages, approvals, conversions, actions, roll-ups and
 duplicate rules; ``automation`` rules, templates, webhooks and assignments;
-``permissions`` grants; ``blueprint`` the whole.
+``permissions`` grants; ``public_forms`` web-to-lead forms; ``blueprint`` the whole.
 """
 
 from .automation import (
@@ -75,8 +75,13 @@ from .process import (
     RollupKind,
     Stage,
 )
+from .public_forms import (
+    DEFAULT_RATE_LIMIT,
+    PublicForm,
+)
 
 __all__ = [
+    "DEFAULT_RATE_LIMIT",
     "EVERY_OBJECT",
     "FORMULA_RESULT_TYPES",
     "IDENTIFIER_PATTERN",
@@ -121,6 +126,7 @@ __all__ = [
     "ObjectDef",
     "Outcome",
     "Position",
+    "PublicForm",
     "Rollup",
     "RollupKind",
     "RuleSource",

@@ -10,6 +10,7 @@ from .fields import FieldType, Label
 from .objects import ObjectDef
 from .permissions import Grant
 from .process import Approval, Conversion, RollupKind
+from .public_forms import PublicForm
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Blueprint:
     #: ``None`` when the blueprint has no ``permissions:`` section (nothing is restricted);
     #: otherwise every grant, and a role or object without one gets nothing.
     permissions: tuple[Grant, ...] | None = None
+    #: ``public_forms:``, the pages anyone may fill in without signing in.
+    public_forms: tuple[PublicForm, ...] = ()
     #: Name of the blueprint this one extends, if any.
     extends: str | None = None
     #: Every file that contributed, the extended ones first.
@@ -88,6 +91,13 @@ class Blueprint:
         for webhook in self.webhooks:
             if webhook.name == name:
                 return webhook
+        raise KeyError(name)
+
+    def public_form(self, name: str) -> PublicForm:
+        """The public form called ``name``; ``KeyError`` when there is none."""
+        for form in self.public_forms:
+            if form.name == name:
+                return form
         raise KeyError(name)
 
     def assignment(self, name: str) -> AssignmentTable:
