@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -82,6 +83,16 @@ class UserDirectory:
         with transaction(self.engine, connection) as conn:
             row = conn.execute(sa.select(users).where(users.c.id == user_id)).first()
         return self._row_to_user(row) if row else None
+
+    def names(self, user_ids: Iterable[int], *, connection: Connection | None = None) -> dict[int, str]:
+        """The name (else the e-mail) of each of ``user_ids`` that exists, in one query."""
+        wanted = sorted({int(i) for i in user_ids})
+        if not wanted:
+            return {}
+        users = self.tables.users
+        query = sa.select(users.c.id, users.c.name, users.c.email).where(users.c.id.in_(wanted))
+        with transaction(self.engine, connection) as conn:
+            return {row.id: row.name or row.email for row in conn.execute(query)}
 
     def ensure_team(self, name: str, *, connection: Connection | None = None) -> int:
         """The id of team ``name``, created if missing."""

@@ -20,6 +20,8 @@ from crm_platform.runtime.web.api.fields import json_response
 from crm_platform.runtime.web.api.inbox import InboxApi
 from crm_platform.runtime.web.api.merge import duplicate_warnings
 from crm_platform.runtime.web.auth.backend import require_principal
+from crm_platform.runtime.web.exports import WebExports, negotiate
+from crm_platform.runtime.web.i18n import language_of
 from crm_platform.runtime.web.requests import (
     edited_version,
     if_match_version,
@@ -43,6 +45,7 @@ class RecordApi:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.blueprint = services.records.blueprint
+        self.exports = WebExports(services)
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -60,6 +63,13 @@ class RecordApi:
         access = await run_in_threadpool(self.services.records.access, obj.name, actor=actor)
         # Hidden fields answer as unknown ones, and a typo is never told their names.
         arguments = list_arguments(obj, request.query_params, exclude=access.rules.hidden)
+        fmt = negotiate(request.headers.get("accept"))
+        if fmt is not None:
+            # The whole filtered, sorted list (limit and cursor do not apply), as a spreadsheet.
+            language = language_of(require_principal(request).user.language)
+            return await self.exports.stream(
+                obj, actor, language, fmt, filters=arguments["filters"], sort=arguments["sort"]
+            )
         page = await run_in_threadpool(self.services.records.list, obj.name, actor=actor, **arguments)
         return json_response({"data": page.records, "next": page.next})
 

@@ -25,7 +25,9 @@ def _names(answer: Any) -> list[str]:
 
 
 def _csv(answer: Any) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(answer.text)))
+    text = answer.content.decode("utf-8")
+    assert text.startswith("\ufeff")
+    return list(csv.DictReader(io.StringIO(text[1:])))
 
 
 # -- scope --------------------------------------------------------------------------------------
@@ -71,11 +73,11 @@ def test_export_is_scoped_and_leaves_hidden_fields_out(world: ListWorld) -> None
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/csv")
     rows = _csv(answer)
-    assert [r["name"] for r in rows] == ["Alpha", "Beta", "Gamma"]
-    assert "margin" not in rows[0]
-    assert rows[0]["amount"] == "100.00"
+    assert [r["Name"] for r in rows] == ["Alpha", "Beta", "Gamma"]
+    assert "Margin" not in rows[0]
+    assert rows[0]["Amount"] == "100.00"
     manager = _csv(world.browser(world.mia).get("/o/deal/export.csv?f=stage:is:open&sort=name"))
-    assert [(r["name"], r["margin"]) for r in manager] == [("Alpha", "10.00"), ("Delta", "5.00")]
+    assert [(r["Name"], r["Margin"]) for r in manager] == [("Alpha", "10.00"), ("Delta", "5.00")]
 
 
 def test_a_user_without_read_scope_is_refused(world: ListWorld) -> None:
@@ -403,8 +405,8 @@ def test_bulk_delete_and_export_of_selected_rows(world: ListWorld) -> None:
     ids = [world.deals["Alpha"]["id"], world.deals["Delta"]["id"]]
     exported = ann.post("/o/deal/bulk", {"ids": ids, "action": "export"})
     assert exported.headers["content-type"].startswith("text/csv")
-    assert [r["name"] for r in _csv(exported)] == ["Alpha"]
-    assert "margin" not in exported.text.splitlines()[0]
+    assert [r["Name"] for r in _csv(exported)] == ["Alpha"]
+    assert "Margin" not in exported.text.splitlines()[0]
     answer = ann.post("/o/deal/bulk", {"ids": ids, "action": "delete"})
     assert texts(page(answer), ".list-notice p") == ["1 deleted, 1 refused"]
     assert sorted(_names(answer)) == ["Beta", "Gamma"]

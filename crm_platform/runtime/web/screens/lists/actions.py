@@ -1,4 +1,4 @@
-"""What a list does to records: inline edit of one cell, bulk edit/transfer/delete/export, CSV export.
+"""What a list does to records: inline edit of one cell, bulk edit/transfer/delete/export, export.
 
 Every write goes through the record service as the signed-in user, one record at a
 time in a transaction of its own, so permissions, approval locks and stage criteria
@@ -7,22 +7,20 @@ apply to each and a refused record changes nothing while the others go through.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from crm_platform.metadata.model import Condition, FieldType, FilterOp, ObjectDef
 from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.errors import ConflictError, ForbiddenError, RecordError, ValidationError
 from crm_platform.runtime.process.saved_views import query_pairs
 from crm_platform.runtime.records.coerce import json_safe
-from crm_platform.runtime.records.service import MAX_LIMIT
+from crm_platform.runtime.web.exports import WebExports
 from crm_platform.runtime.web.i18n import label as blueprint_label
 from crm_platform.runtime.web.i18n import relative_time
 from crm_platform.runtime.web.screens.frame import Screens
@@ -89,6 +87,7 @@ class ListActions:
     def __init__(self, screens: Screens, lists: ListPage) -> None:
         self.lists = lists
         self.screens = screens
+        self.exports = WebExports(screens.services)
 
     # -- inline edit ---------------------------------------------------------------------------
 
@@ -202,14 +201,14 @@ class ListActions:
         ids = [int(v) for v in form.getlist("ids") if str(v).isdigit()][:MAX_BULK]
         action = str(form.get("action", ""))
         back = query_pairs(str(form.get("back", "")))
-        if action == "export":
-            actor = self.screens.actor(request)
-            hidden = self.screens.access(request, obj.name).rules.hidden
+        if action in ("export", "export_xlsx"):
             filters = [Condition("id", FilterOp.IN, ids or [0])]
-            # At most MAX_BULK rows: one page, written whole. (A streamed answer to a POST would
-            # be cut short: the CSRF check replays the body and then reports the client gone.)
-            text = await run_in_threadpool(lambda: "".join(self._lines(obj, actor, hidden, filters)))
-            return Response(text, media_type="text/csv; charset=utf-8", headers=_attachment(obj))
+            fmt = "xlsx" if action == "export_xlsx" else "csv"
+            # At most MAX_BULK rows, written whole. (A streamed answer to a POST would be
+            # cut short: the CSRF check replays the body and then reports the client gone.)
+            return await self.exports.whole(
+                obj, self.screens.actor(request), self.screens.language(request), fmt, filters=filters
+            )
         values = {
             "field": str(form.get("field", "")),
             "value": str(form.get("value", "")),
@@ -264,78 +263,21 @@ class ListActions:
     # -- export --------------------------------------------------------------------------------
 
     async def export(self, request: Request) -> Response:
-        """``GET /o/{object}/export.csv?...``: the filtered list as CSV, read page by page."""
+        """``GET /o/{object}/export.csv?...`` (or ``export.xlsx``): the filtered list, read page by page."""
         self.screens.principal(request)
         obj = self.screens.object(request.path_params["object"])
+        fmt = "xlsx" if request.url.path.endswith(".xlsx") else "csv"
         pairs = list(request.query_params.multi_items())
         resolved = await run_in_threadpool(self.lists.resolve, request, obj, pairs)
         conditions = resolved.conditions(self.screens.settings.clock())
-        actor = self.screens.actor(request)
-        # Fail before streaming starts, while an error can still be a page.
-        await run_in_threadpool(
-            self.screens.services.records.list,
-            obj.name,
-            actor=actor,
+        return await self.exports.stream(
+            obj,
+            self.screens.actor(request),
+            self.screens.language(request),
+            fmt,
             filters=conditions,
             sort=resolved.sort,
-            limit=1,
         )
-        return self._csv(obj, actor, resolved.hidden, conditions, resolved.sort)
-
-    def _csv(
-        self,
-        obj: ObjectDef,
-        actor: Actor,
-        hidden: frozenset[str],
-        filters: list[Condition],
-        sort: Sequence[Any] = (),
-    ) -> Response:
-        lines = self._lines(obj, actor, hidden, filters, sort)
-        return StreamingResponse(lines, media_type="text/csv; charset=utf-8", headers=_attachment(obj))
-
-    def _lines(
-        self,
-        obj: ObjectDef,
-        actor: Actor,
-        hidden: frozenset[str],
-        filters: list[Condition],
-        sort: Sequence[Any] = (),
-    ) -> Iterator[str]:
-        """The CSV text, one page of records at a time (hidden fields are never columns)."""
-        names = ["id", *(f.name for f in obj.fields if f.name not in hidden)]
-        names += ["owner_id", "created_at", "updated_at"]
-        records = self.screens.services.records
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(names)
-        cursor: str | None = None
-        while True:
-            page = records.list(
-                obj.name, actor=actor, filters=filters, sort=sort, limit=MAX_LIMIT, cursor=cursor
-            )
-            for record in page.records:
-                writer.writerow([_csv_value(record.get(name)) for name in names])
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            if page.next is None:
-                return
-            cursor = page.next
-
-
-def _attachment(obj: ObjectDef) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{obj.name}.csv"'}
-
-
-def _csv_value(value: Any) -> str:
-    value = json_safe(value)
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _input_value(value: Any) -> str:

@@ -111,6 +111,7 @@ class ListScreens:
             Route("/o/{object}", self.page, methods=["GET"], name="list"),
             Route("/o/{object}/rows", self.rows, methods=["GET"], name="list_rows"),
             Route("/o/{object}/export.csv", self.actions.export, methods=["GET"], name="list_export"),
+            Route("/o/{object}/export.xlsx", self.actions.export, methods=["GET"], name="list_export_xlsx"),
             Route("/o/{object}/views", self.save_view, methods=["POST"], name="save_view"),
             Route(
                 "/o/{object}/views/{id:int}/delete", self.delete_view, methods=["POST"], name="delete_view"
