@@ -15,6 +15,7 @@ from .automation import (
     AssignmentEntry,
     AssignmentTable,
     RuleSource,
+    WEBHOOK_ACTIONS,
     Template,
     Webhook,
 )
@@ -134,5 +135,6 @@ __all__ = [
     "SortKey",
     "Stage",
     "Template",
+    "WEBHOOK_ACTIONS",
     "Webhook",
 ]

@@ -27,13 +27,30 @@ class Template:
     position: Position | None = field(default=None, compare=False)
 
 
+#: The record events a webhook's ``events:`` may name after ``OBJECT.`` (``*``: all three).
+WEBHOOK_ACTIONS = ("created", "updated", "deleted")
+
+
 @dataclass(frozen=True)
 class Webhook:
-    """An outgoing HTTP endpoint rules can call."""
+    """An outgoing HTTP endpoint: rules call it, and it is sent the record events it declares.
+
+    ``secret_env`` names the environment variable holding the endpoint's signing secret
+    (``whsec_<base64>``, Standard Webhooks); ``events`` are ``OBJECT.created``,
+    ``OBJECT.updated``, ``OBJECT.deleted`` or ``OBJECT.*``; a webhook with ``enabled: false``
+    is sent nothing.
+    """
 
     name: str
     url: str
     position: Position | None = field(default=None, compare=False)
+    secret_env: str | None = None
+    events: tuple[str, ...] = ()
+    enabled: bool = True
+
+    def sends(self, object: str, action: str) -> bool:
+        """Whether a record event ``object.action`` (e.g. ``order.created``) goes to this webhook."""
+        return self.enabled and (f"{object}.{action}" in self.events or f"{object}.*" in self.events)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ PostgreSQL) under a lease other workers respect, sends each (e-mail through SMTP
 webhooks with ``httpx``), and records the outcome: ``delivered``, another attempt later
 (:class:`~crm_platform.runtime.messaging.transport.RetryPolicy`), ``dead`` after the
 last one, or ``skipped`` when it cannot be delivered from here (no SMTP configured).
-A worker that dies holding a row loses it when its lease expires.
+A worker that dies holding a row loses it when its lease expires. Webhooks go through
+:class:`~crm_platform.runtime.messaging.webhook_sender.WebhookSender`: Standard Webhooks
+signatures, the SSRF guard, 410 Gone, redirects and the attempt log live there.
 
 Example::
 
@@ -23,7 +25,7 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -31,6 +33,9 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from crm_platform.metadata.model import Webhook
+from crm_platform.runtime.messaging.endpoints import WebhookEndpoints
+from crm_platform.runtime.messaging.guard import AddressRefused, Resolver
 from crm_platform.runtime.messaging.outbox import (
     EMAIL,
     WEBHOOK,
@@ -40,12 +45,13 @@ from crm_platform.runtime.messaging.outbox import (
 )
 from crm_platform.runtime.messaging.transport import (
     NO_SMTP,
+    GiveUp,
     RetryPolicy,
     SkipDelivery,
     SmtpSettings,
-    post_webhook,
     send_email,
 )
+from crm_platform.runtime.messaging.webhook_sender import WebhookSender
 from crm_platform.runtime.storage.tables import Tables
 
 __all__ = ["Deliverer", "worker_name"]
@@ -65,7 +71,12 @@ class Deliverer:
 
     ``smtp`` defaults to ``CRM_SMTP_URL`` from ``environ`` (``os.environ`` unless given);
     ``http`` is the :class:`httpx.Client` webhooks are posted with (one is made, and
-    closed by :meth:`close`, when not given). ``rng`` makes the jitter repeatable in tests.
+    closed by :meth:`close`, when not given: no redirects, no proxies from the environment,
+    no kept-alive connections, so each attempt connects to the address the SSRF guard
+    checked). ``webhooks`` are the blueprint's (their ``secret_env`` signs deliveries);
+    ``environ`` is also where secrets and ``CRM_WEBHOOK_ALLOW_HOSTS`` are read, at every
+    attempt. ``resolver`` replaces ``socket.getaddrinfo`` in tests; ``rng`` makes the
+    jitter repeatable.
     """
 
     def __init__(
@@ -80,16 +91,32 @@ class Deliverer:
         clock: Callable[[], dt.datetime] | None = None,
         worker_id: str | None = None,
         rng: random.Random | None = None,
+        webhooks: Iterable[Webhook] = (),
+        resolver: Resolver | None = None,
     ) -> None:
         self.engine = engine
         self.tables = tables
         self.policy = policy or RetryPolicy()
         self.smtp = smtp if smtp is not None else SmtpSettings.from_env(environ)
         self._own_http = http is None
-        self.http = http or httpx.Client(timeout=self.policy.timeout)
+        self.http = http or httpx.Client(
+            timeout=self.policy.timeout,
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
         self.clock = clock or _now
         self.worker_id = worker_id or worker_name()
         self.rng = rng or random.Random()
+        self.endpoints = WebhookEndpoints(engine, tables, webhooks, self.clock)
+        self.webhooks = WebhookSender(
+            self.endpoints,
+            self.http,
+            timeout=self.policy.timeout,
+            clock=self._time,
+            environ=environ,
+            resolver=resolver,
+        )
 
     def close(self) -> None:
         """Close the HTTP client if this deliverer made it."""
@@ -166,6 +193,8 @@ class Deliverer:
                 raise SkipDelivery(f"unknown delivery kind '{delivery.kind}'; expected email or webhook")
         except SkipDelivery as exc:
             return self._finish(delivery, DeliveryStatus.SKIPPED, str(exc))
+        except (GiveUp, AddressRefused) as exc:  # retrying cannot help
+            return self._finish(delivery, DeliveryStatus.DEAD, f"attempt {delivery.attempts}: {exc}")
         except Exception as exc:  # any failure of the far side is retried until attempts run out
             error = f"attempt {delivery.attempts}: {type(exc).__name__}: {exc}"
             if delivery.attempts >= self.policy.max_attempts:
@@ -239,10 +268,4 @@ class Deliverer:
     def _post_webhook(self, delivery: Delivery) -> None:
         if not delivery.url:
             raise SkipDelivery(f"webhook '{delivery.target}' has no URL")
-        post_webhook(
-            self.http,
-            delivery.url,
-            delivery.payload,
-            idempotency_key=delivery.idempotency_key,
-            timeout=self.policy.timeout,
-        )
+        self.webhooks.send(delivery)

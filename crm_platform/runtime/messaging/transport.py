@@ -2,8 +2,15 @@
 
 :mod:`.outbox` decides what to deliver and when; this module only talks to the far
 side. An e-mail carries its idempotency key as ``Message-ID`` (and ``X-Idempotency-Key``),
-a webhook as the ``Idempotency-Key`` header, so every attempt of one delivery looks
+a webhook as the ``Idempotency-Key`` and Standard Webhooks ``webhook-id`` headers (signed
+when the endpoint has a secret, :mod:`.signing`), so every attempt of one delivery looks
 the same to the receiver.
+
+A webhook connects only to the address the SSRF guard (:mod:`.guard`) checked: the URL's
+host is replaced by that address, and the host name travels in the ``Host`` header and,
+for https, as the TLS server name (SNI, also the name the certificate is verified
+against), so DNS is asked once per attempt and a second answer cannot redirect the
+connection. Redirects are never followed.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import datetime as dt
 import os
 import random
 import smtplib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -19,6 +27,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+
+from crm_platform.runtime.messaging.guard import Resolver, check_destination
+from crm_platform.runtime.messaging.signing import payload_bytes, signed_headers
 
 #: Why an e-mail cannot be sent when no SMTP server is configured.
 NO_SMTP = (
@@ -135,10 +146,73 @@ def send_email(
         client.send_message(message)
 
 
+@dataclass(frozen=True)
+class WebhookAnswer:
+    """What the receiver answered to one attempt."""
+
+    status_code: int
+    text: str
+    #: The address connected to (checked by the guard).
+    address: str
+    duration_ms: int
+    location: str | None = None
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+def _pinned_url(url: str, address: str) -> httpx.URL:
+    return httpx.URL(url).copy_with(host=address)
+
+
 def post_webhook(
-    http: httpx.Client, url: str, payload: Mapping[str, Any], *, idempotency_key: str, timeout: float
-) -> None:
-    """POST ``payload`` as JSON to ``url``; raises unless the answer is a 2xx."""
-    response = http.post(url, json=payload, headers={"Idempotency-Key": idempotency_key}, timeout=timeout)
-    if not response.is_success:
-        raise RuntimeError(f"{url} answered HTTP {response.status_code}: {response.text[:200]}".rstrip(": "))
+    http: httpx.Client,
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    idempotency_key: str,
+    timeout: float,
+    secret: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    resolver: Resolver | None = None,
+) -> WebhookAnswer:
+    """POST ``payload`` as JSON to ``url``, signed with ``secret``; returns the answer, whatever it is.
+
+    Raises :class:`~.guard.AddressRefused` when the guard refuses the destination, and
+    :mod:`httpx`'s errors when no answer came (connection refused, timeout).
+    """
+    destination = check_destination(url, environ, resolver)
+    body = payload_bytes(payload)
+    headers = signed_headers(idempotency_key, int(time.time()), body, secret)
+    parts = urlsplit(url)
+    headers.update(
+        {
+            "Content-Type": "application/json",
+            "Idempotency-Key": idempotency_key,
+            "User-Agent": "crm-platform-webhooks",
+            # The URL now names the checked address; the receiver still sees its own name.
+            "Host": parts.netloc.rpartition("@")[2],
+        }
+    )
+    extensions = {"sni_hostname": destination.host} if destination.scheme == "https" else {}
+    started = time.monotonic()
+    response = http.post(
+        _pinned_url(url, destination.address),
+        content=body,
+        headers=headers,
+        extensions=extensions,
+        follow_redirects=False,
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+    )
+    return WebhookAnswer(
+        status_code=response.status_code,
+        text=response.text[:200],
+        address=destination.address,
+        duration_ms=round((time.monotonic() - started) * 1000),
+        location=response.headers.get("location"),
+    )
+
+
+class GiveUp(Exception):
+    """This delivery failed in a way retrying will not mend (a redirect, 410 Gone): it ends dead."""

@@ -18,6 +18,7 @@ from crm_platform.runtime.storage.naming import constraint_name, id_column, time
 from crm_platform.runtime.storage.process_tables import sales_tables
 from crm_platform.runtime.storage.types import JSONType, column_type
 from crm_platform.runtime.storage.view_tables import views_tables
+from crm_platform.runtime.storage.webhook_tables import webhook_tables
 
 USERS = "crm_users"
 TEAMS = "crm_teams"
@@ -312,6 +313,7 @@ def build_tables(blueprint: Blueprint) -> Tables:
     approval_tables(metadata)
     auth_tables(metadata)
     views_tables(metadata)
+    webhook_tables(metadata)
     for obj in blueprint.objects:
         object_table(metadata, obj)
     return Tables(metadata)

@@ -33,6 +33,12 @@ from tests.support.engine_fixtures import NOW, Clock
 NO_SMTP: dict[str, str] = {}
 
 
+@pytest.fixture(autouse=True)
+def allow_local_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receivers here listen on 127.0.0.1, which the SSRF guard refuses unless allowed."""
+    monkeypatch.setenv("CRM_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
+
+
 @pytest.fixture
 def tables(engine: Engine) -> Tables:
     tables = build_tables(Blueprint(name="outbox_test", version=1, objects=()))
