@@ -33,6 +33,7 @@ from crm_platform.runtime.approvals.service import ApprovalService
 from crm_platform.runtime.messaging.delivery import Deliverer
 from crm_platform.runtime.messaging.inbox import Inbox
 from crm_platform.runtime.messaging.outbox import Outbox
+from crm_platform.runtime.messaging.record_webhooks import DeclaredWebhooks
 from crm_platform.runtime.process.install import SalesProcess, install_sales_process
 from crm_platform.runtime.records.service import RecordService, utc_now
 from crm_platform.runtime.storage.tables import Tables, build_tables
@@ -82,6 +83,8 @@ def compose(
     rules = RuleEngine(blueprint, records, inbox, outbox, approvals=approvals, clock=clock)
     if attach_rules:
         rules.attach(records.events)
+    # Webhooks that declare events get them with every write, rule or no rule.
+    DeclaredWebhooks(blueprint, outbox, clock).attach(records.events)
     return Platform(blueprint, engine, tables, clock, records, inbox, outbox, approvals, sales, rules)
 
 
@@ -106,7 +109,13 @@ def build_worker(
         batch_size=batch_size,
     )
     deliverer = (
-        Deliverer(platform.engine, platform.tables, clock=platform.clock, worker_id=scheduler.worker_id)
+        Deliverer(
+            platform.engine,
+            platform.tables,
+            clock=platform.clock,
+            worker_id=scheduler.worker_id,
+            webhooks=platform.blueprint.webhooks,
+        )
         if deliver
         else None
     )

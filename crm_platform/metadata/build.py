@@ -130,7 +130,14 @@ class _Builder:
                 for n, s in (data.get("templates") or {}).items()
             ),
             webhooks=tuple(
-                Webhook(n, s["url"], self.doc.key(("webhooks", n)))
+                Webhook(
+                    n,
+                    s["url"],
+                    self.doc.key(("webhooks", n)),
+                    secret_env=s.get("secret_env"),
+                    events=tuple(s.get("events") or ()),
+                    enabled=s.get("enabled", True),
+                )
                 for n, s in (data.get("webhooks") or {}).items()
             ),
             assignments=tuple(self._assignment(n, s) for n, s in (data.get("assignments") or {}).items()),

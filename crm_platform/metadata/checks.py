@@ -28,6 +28,7 @@ from .permission_checks import check_permissions
 from .public_form_checks import check_public_forms
 from .schema import describe, show
 from .suggest import did_you_mean
+from .webhook_checks import check_webhooks
 from .yamlpos import Path, YamlDocument
 
 _T = FieldType
@@ -82,6 +83,7 @@ class _Checker(FieldChecks):
         ProcessChecker(self.bp, self.doc, self.diagnostics, self.broken).run()
         self.diagnostics.extend(check_permissions(self.bp, self.doc))
         self.diagnostics.extend(check_public_forms(self.bp, self.doc, self.broken))
+        self.diagnostics.extend(check_webhooks(self.bp, self.doc))
 
     def roles(self) -> None:
         roles = self.data.get("roles") or ()

@@ -39,6 +39,7 @@ from .model import (
     Rollup,
     RuleSource,
     Stage,
+    Webhook,
 )
 
 
@@ -111,7 +112,7 @@ def dump_blueprint(blueprint: Blueprint) -> str:
             for t in blueprint.templates
         },
     )
-    _put(data, "webhooks", {w.name: _Flow(url=w.url) for w in blueprint.webhooks})
+    _put(data, "webhooks", {w.name: _webhook(w) for w in blueprint.webhooks})
     _put(
         data,
         "assignments",
@@ -158,6 +159,17 @@ def _without_empty(mapping: dict[str, Any]) -> dict[str, Any]:
     for key, value in mapping.items():
         _put(result, key, value)
     return result
+
+
+def _webhook(webhook: Webhook) -> _Flow:
+    data = _Flow(url=webhook.url)
+    if webhook.secret_env:
+        data["secret_env"] = webhook.secret_env
+    if webhook.events:
+        data["events"] = _FlowList(webhook.events)
+    if not webhook.enabled:
+        data["enabled"] = False
+    return data
 
 
 def _label(label: Label, empty: Any = None) -> Any:

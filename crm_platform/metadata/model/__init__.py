@@ -12,10 +12,10 @@ duplicate rules; ``automation`` rules, templates, webhooks and assignments;
 """
 
 from .automation import (
+    WEBHOOK_ACTIONS,
     AssignmentEntry,
     AssignmentTable,
     RuleSource,
-    WEBHOOK_ACTIONS,
     Template,
     Webhook,
 )
@@ -90,6 +90,7 @@ __all__ = [
     "RESERVED_OBJECT_NAMES",
     "SYSTEM_COLUMNS",
     "TEXTUAL_TYPES",
+    "WEBHOOK_ACTIONS",
     "Action",
     "ActionLines",
     "Approval",
@@ -135,6 +136,5 @@ __all__ = [
     "SortKey",
     "Stage",
     "Template",
-    "WEBHOOK_ACTIONS",
     "Webhook",
 ]
