@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from crm_platform.cli import blueprint as cli_blueprint
+from crm_platform.cli import imports as cli_imports
 from crm_platform.cli import permissions as cli_permissions
 from crm_platform.cli import reports as cli_reports
 from crm_platform.cli import rules as cli_rules
@@ -275,6 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_permissions.add_commands(commands, load)
     cli_blueprint.add_commands(commands, load)
     cli_reports.add_commands(commands, load)
+    cli_imports.add_commands(commands, load)
     return parser
 
 

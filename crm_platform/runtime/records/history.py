@@ -26,6 +26,8 @@ class HistoryEntry:
     new_value: Any
     changed_by: int | None
     changed_at: dt.datetime
+    #: Where the change came from ("import"), ``None`` for screens, the API and rules.
+    channel: str | None = None
 
 
 def history_row(
@@ -70,9 +72,23 @@ def changes_rows(
     ]
 
 
-def write_history(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """Insert ``rows`` in one statement."""
+#: ``connection.info`` key naming the channel of every change written on that connection
+#: (an import sets ``"import"``); see :func:`write_history`.
+CHANNEL_KEY = "crm_history_channel"
+
+
+def write_history(
+    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], *, channel: str | None = None
+) -> None:
+    """Insert ``rows`` in one statement.
+
+    ``channel`` (else the connection's :data:`CHANNEL_KEY`, else none) says where the
+    changes came from, such as ``"import"``.
+    """
     if rows:
+        channel = channel or connection.info.get(CHANNEL_KEY)
+        if channel is not None:
+            rows = [{**row, "channel": channel} for row in rows]
         connection.execute(table.insert(), rows)
 
 
@@ -88,13 +104,20 @@ def read_history(
             table.c.new_value,
             table.c.changed_by,
             table.c.changed_at,
+            table.c.channel,
         )
         .where(table.c.object == object, table.c.record_id == record_id)
         .order_by(table.c.id)
     )
     return [
         HistoryEntry(
-            row.action, row.field, row.old_value, row.new_value, row.changed_by, to_utc(row.changed_at)
+            row.action,
+            row.field,
+            row.old_value,
+            row.new_value,
+            row.changed_by,
+            to_utc(row.changed_at),
+            row.channel,
         )
         for row in connection.execute(query)
     ]

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef
 from crm_platform.runtime.storage.approval_tables import APPROVAL_REQUESTS, approval_tables
 from crm_platform.runtime.storage.auth_tables import auth_tables
+from crm_platform.runtime.storage.idempotency_tables import IDEMPOTENCY_KEYS, idempotency_tables
+from crm_platform.runtime.storage.import_tables import import_tables
 from crm_platform.runtime.storage.naming import constraint_name, id_column, timestamp
 from crm_platform.runtime.storage.process_tables import sales_tables
 from crm_platform.runtime.storage.types import JSONType, column_type
@@ -77,6 +79,8 @@ def _platform_tables(metadata: sa.MetaData) -> None:
         sa.Column("new_value", JSONType),
         sa.Column("changed_by", sa.BigInteger, sa.ForeignKey(f"{USERS}.id")),
         sa.Column("changed_at", timestamp(), nullable=False),
+        # Where the change came from when not a screen or the API ("import"); NULL otherwise.
+        sa.Column("channel", sa.String(16)),
         sa.Index(constraint_name("ix", FIELD_HISTORY, "object", "record_id"), "object", "record_id", "id"),
     )
     sa.Table(
@@ -303,6 +307,10 @@ class Tables:
     def approval_requests(self) -> sa.Table:
         return self.metadata.tables[APPROVAL_REQUESTS]
 
+    @property
+    def idempotency_keys(self) -> sa.Table:
+        return self.metadata.tables[IDEMPOTENCY_KEYS]
+
 
 def build_tables(blueprint: Blueprint) -> Tables:
     """All tables ``blueprint`` needs, in a fresh :class:`sqlalchemy.MetaData`."""
@@ -312,8 +320,10 @@ def build_tables(blueprint: Blueprint) -> Tables:
     sales_tables(metadata)
     approval_tables(metadata)
     auth_tables(metadata)
+    idempotency_tables(metadata)
     views_tables(metadata)
     webhook_tables(metadata)
+    import_tables(metadata)
     for obj in blueprint.objects:
         object_table(metadata, obj)
     return Tables(metadata)
