@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from crm_platform.metadata.model import Blueprint, Field, FieldType, ObjectDef
 from crm_platform.runtime.storage.approval_tables import APPROVAL_REQUESTS, approval_tables
 from crm_platform.runtime.storage.auth_tables import auth_tables
+from crm_platform.runtime.storage.idempotency_tables import IDEMPOTENCY_KEYS, idempotency_tables
 from crm_platform.runtime.storage.import_tables import import_tables
 from crm_platform.runtime.storage.naming import constraint_name, id_column, timestamp
 from crm_platform.runtime.storage.process_tables import sales_tables
@@ -306,6 +307,10 @@ class Tables:
     def approval_requests(self) -> sa.Table:
         return self.metadata.tables[APPROVAL_REQUESTS]
 
+    @property
+    def idempotency_keys(self) -> sa.Table:
+        return self.metadata.tables[IDEMPOTENCY_KEYS]
+
 
 def build_tables(blueprint: Blueprint) -> Tables:
     """All tables ``blueprint`` needs, in a fresh :class:`sqlalchemy.MetaData`."""
@@ -315,6 +320,7 @@ def build_tables(blueprint: Blueprint) -> Tables:
     sales_tables(metadata)
     approval_tables(metadata)
     auth_tables(metadata)
+    idempotency_tables(metadata)
     views_tables(metadata)
     webhook_tables(metadata)
     import_tables(metadata)

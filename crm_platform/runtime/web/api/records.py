@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from crm_platform.metadata.model import ObjectDef
+from crm_platform.runtime.actors import Actor
 from crm_platform.runtime.web.api.fields import json_response
+from crm_platform.runtime.web.api.idempotency import KeyedCreates, idempotency_key
 from crm_platform.runtime.web.api.inbox import InboxApi
 from crm_platform.runtime.web.api.merge import duplicate_warnings
 from crm_platform.runtime.web.auth.backend import require_principal
@@ -46,6 +50,7 @@ class RecordApi:
         self.services = services
         self.blueprint = services.records.blueprint
         self.exports = WebExports(services)
+        self.keyed = KeyedCreates(services)
 
     @property
     def routes(self) -> list[BaseRoute]:
@@ -74,16 +79,26 @@ class RecordApi:
         return json_response({"data": page.records, "next": page.next})
 
     async def create(self, request: Request) -> Response:
-        actor = require_principal(request).actor
+        principal = require_principal(request)
         obj = object_def(self.blueprint, request.path_params["object"])
         body = await json_object(request)
-        record = await run_in_threadpool(self.services.records.create, obj.name, body, actor=actor)
+        key = idempotency_key(request)
+        if key is not None:
+            # Created in the key's transaction: a retry with the key replays this answer.
+            return await self.keyed.create(
+                principal, key, obj.name, body, lambda conn: self._create(obj, body, principal.actor, conn)
+            )
+        return await run_in_threadpool(self._create, obj, body, principal.actor, None)
+
+    def _create(
+        self, obj: ObjectDef, body: dict[str, Any], actor: Actor, connection: Connection | None
+    ) -> Response:
+        values = dict(body)
+        record = self.services.records.create(obj.name, values, actor=actor, connection=connection)
         headers = {"Location": f"/api/v1/records/{obj.name}/{record['id']}", **_etag(record)}
         if self.services.sales.duplicates.checks(obj.name):
             # Never a refusal: the record is saved, the caller is told what it looks like.
-            warnings = await run_in_threadpool(
-                duplicate_warnings, self.services, obj.name, record, body, actor=actor
-            )
+            warnings = duplicate_warnings(self.services, obj.name, record, body, actor=actor)
             return json_response({**record, "warnings": warnings}, 201, headers)
         return json_response(record, 201, headers)
 
