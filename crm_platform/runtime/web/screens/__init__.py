@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
+from crm_platform.runtime.web.screens.admin.webhooks import WebhookScreens
 from crm_platform.runtime.web.screens.board.routes import KanbanScreens
 from crm_platform.runtime.web.screens.dashboard.routes import DashboardScreens
 from crm_platform.runtime.web.screens.errors import handle_sign_in_required
@@ -27,6 +28,7 @@ def screen_routes(screens: Screens) -> list[BaseRoute]:
         *HomeScreens(screens).routes,
         *InboxScreens(screens).routes,
         *DashboardScreens(screens).routes,
+        *WebhookScreens(screens).routes,
         *ListScreens(screens).routes,
         *KanbanScreens(screens).routes,
         *FormScreens(screens).routes,

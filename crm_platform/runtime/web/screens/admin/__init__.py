@@ -1,0 +1,1 @@
+"""Admin screens: pages only users with the admin role may open (``/admin/...``)."""
