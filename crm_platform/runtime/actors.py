@@ -18,11 +18,19 @@ class Actor:
     is_admin: bool = False
     role: str | None = None
     team_id: int | None = None
+    #: The public form (``public_forms:``) a visitor without a user submits; such an actor
+    #: may create records of that form only (see ``records/permissions.py``).
+    public_form: str | None = None
 
     @property
     def is_system(self) -> bool:
-        return self.user_id is None
+        return self.user_id is None and self.public_form is None
 
 
 #: The platform acting on its own (rules, migrations, imports without a user).
 SYSTEM = Actor(user_id=None, is_admin=True)
+
+
+def public_form_actor(form: str) -> Actor:
+    """The actor of a post to public form ``form``: no user, never an admin, creates only."""
+    return Actor(user_id=None, public_form=form)

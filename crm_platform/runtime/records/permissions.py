@@ -6,6 +6,8 @@ screens, API, rules, import and reports all obey the same rules.
 
 - No ``permissions:`` section: nothing is restricted (every actor may do everything).
 - :data:`~.actors.SYSTEM` and admin actors are never restricted.
+- A public form's actor (:func:`~.actors.public_form_actor`) may create records of that form's
+  object, writing that form's fields only, and nothing else: no read, edit or delete of anything.
 - Otherwise an actor gets what its role's grant for the object says (a grant naming
   the object replaces the role's ``"*"`` grant for it); an action not granted is none.
 
@@ -62,6 +64,17 @@ class Policy:
             for role in blueprint.roles:
                 grant = grants.get((role, obj.name)) or grants.get((role, EVERY_OBJECT))
                 self._access[(role, obj.name)] = self._object_access(obj.name, role, grant)
+        #: (form, object) -> the create-only access of a public form, whether or not permissions exist.
+        self._forms: dict[tuple[str, str], ObjectAccess] = {}
+        for form in blueprint.public_forms:
+            if blueprint.has_object(form.object):
+                names = {f.name for f in blueprint.object(form.object).fields} | {"owner_id"}
+                self._forms[(form.name, form.object)] = ObjectAccess(
+                    form.object,
+                    None,
+                    {**_NO_SCOPES, Action.CREATE: Scope.ALL},
+                    read_only=frozenset(names - set(form.written)),
+                )
 
     @staticmethod
     def _object_access(object: str, role: str, grant: Grant | None) -> ObjectAccess:
@@ -75,6 +88,11 @@ class Policy:
             frozenset(f.field for f in grant.fields if f.access is FieldAccess.HIDDEN),
             frozenset(f.field for f in grant.fields if f.access is FieldAccess.READ_ONLY),
         )
+
+    def public_form_access(self, form: str, object: str) -> ObjectAccess:
+        """What public form ``form`` may do on ``object``: create it with its fields if it is its object."""
+        found = self._forms.get((form, object))
+        return found if found is not None else ObjectAccess(object, None, _NO_SCOPES)
 
     def access(self, role: str | None, object: str) -> ObjectAccess:
         """The access of ``role`` on ``object`` (nothing for an unknown role)."""
@@ -207,6 +225,10 @@ class PermissionChecker:
 
     def access(self, actor: Actor, object: str, conn: sa.Connection) -> Access:
         """What ``actor`` may do on ``object``; free (no query) when nothing restricts it."""
+        if actor.public_form is not None:
+            # Checked before anything else: a form's visitor is restricted even without permissions.
+            rules = self.policy.public_form_access(actor.public_form, object)
+            return Access(rules, Subject(None, f"public form {actor.public_form}"))
         if not self.policy.enabled or actor.is_admin or actor.user_id is None:
             return self._open[object]
         subject = self.subject(actor, conn)

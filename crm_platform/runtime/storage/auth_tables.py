@@ -1,4 +1,5 @@
-"""Tables of sign-in: server-side sessions, login attempts (rate limiting) and API tokens.
+"""Tables of sign-in: server-side sessions, login attempts (rate limiting) and API tokens, and
+the posts to public forms (their rate limit).
 
 Neither a session id nor an API token is stored: only its SHA-256, so a copy of
 the database does not let anyone sign in.
@@ -13,6 +14,8 @@ from crm_platform.runtime.storage.naming import constraint_name, id_column, time
 SESSIONS = "crm_sessions"
 LOGIN_ATTEMPTS = "crm_login_attempts"
 API_TOKENS = "crm_api_tokens"
+#: Posts to public forms, per client address (their rate limit).
+FORM_POSTS = "crm_form_posts"
 _USERS_ID = "crm_users.id"
 
 
@@ -47,6 +50,17 @@ def auth_tables(metadata: sa.MetaData) -> None:
             "address",
             "email",
             "attempted_at",
+        ),
+    )
+    sa.Table(
+        FORM_POSTS,
+        metadata,
+        id_column(),
+        sa.Column("form", sa.String(63), nullable=False),
+        sa.Column("address", sa.String(64), nullable=False),
+        sa.Column("posted_at", timestamp(), nullable=False),
+        sa.Index(
+            constraint_name("ix", FORM_POSTS, "form", "address", "posted_at"), "form", "address", "posted_at"
         ),
     )
     sa.Table(

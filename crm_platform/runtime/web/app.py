@@ -27,6 +27,7 @@ from crm_platform.runtime.web.auth.backend import SessionAuthBackend, on_auth_er
 from crm_platform.runtime.web.auth.login import LoginViews
 from crm_platform.runtime.web.handlers import EXCEPTION_HANDLERS
 from crm_platform.runtime.web.middleware import CSRFMiddleware, SecurityHeadersMiddleware
+from crm_platform.runtime.web.public.routes import public_form_views
 from crm_platform.runtime.web.screens import Screens, screen_routes
 from crm_platform.runtime.web.services import Services
 from crm_platform.runtime.web.settings import WebSettings
@@ -37,6 +38,8 @@ def create_app(services: Services, settings: WebSettings) -> Starlette:
     screens = Screens(services, settings)
     templates = screens.templates
     login = LoginViews(templates, services.credentials, services.sessions, services.limiter, settings)
+    # The blueprint's public forms: the only routes served without sign-in (besides signing in).
+    public = public_form_views(services, templates, settings.clock)
     api_routes = [
         *RecordApi(services).routes,
         *MergeApi(services).routes,
@@ -45,9 +48,11 @@ def create_app(services: Services, settings: WebSettings) -> Starlette:
         *WorkApi(services).routes,
         *OpenApi(services.records).routes,
         *services.api_routes,
+        *public.api_routes,
     ]
     routes = [
         *login.routes,
+        *public.routes,
         *screen_routes(screens),
         Mount("/api/v1", routes=api_routes),
         Mount("/static", StaticFiles(directory=str(ui_dir() / "static")), name="static"),
@@ -59,7 +64,8 @@ def create_app(services: Services, settings: WebSettings) -> Starlette:
             backend=SessionAuthBackend(services.sessions, services.tokens, settings),
             on_error=on_auth_error,
         ),
-        Middleware(CSRFMiddleware),
+        # Exactly the declared public forms' paths skip the session CSRF check: anyone may post there.
+        Middleware(CSRFMiddleware, exempt=frozenset({"/login", *public.paths})),
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=dict(EXCEPTION_HANDLERS))
     app.state.services = services

@@ -44,7 +44,10 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("Content-Security-Policy", CSP)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("X-Frame-Options", "DENY")
+                # A page whose own CSP names who may frame it (an embeddable public form) must
+                # not be denied by the older header, which cannot name origins.
+                if "frame-ancestors 'none'" in headers["Content-Security-Policy"]:
+                    headers.setdefault("X-Frame-Options", "DENY")
                 if not cacheable:
                     # Pages and API answers carry personal data: never keep them in a cache.
                     headers["Cache-Control"] = "no-store"
