@@ -15,8 +15,10 @@ not allowed                 ``forbidden``                           403
 unknown object or record    ``not_found``                           404
 wrong method                ``method_not_allowed``                  405
 stale version, locked       ``conflict``, ``locked``                409
+body or export too large    ``too_large``                           413
 not JSON                    ``unsupported_media_type``              415
 invalid values, rule error  ``validation``, ``rule_failed``         422
+key used for another body   ``idempotency_key_reused``              422
 too many sign-ins           ``rate_limited``                        429
 ==========================  ======================================  ======
 """

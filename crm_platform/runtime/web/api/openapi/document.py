@@ -43,6 +43,13 @@ from crm_platform.runtime.web.api.openapi.common import (
     query_parameter,
     ref,
 )
+from crm_platform.runtime.web.api.openapi.keyed import (
+    EXPORT,
+    IDEMPOTENCY_KEY,
+    REPLAYED,
+    TOO_LARGE,
+    with_spreadsheets,
+)
 from crm_platform.runtime.web.api.openapi.mapping import mapping_paths
 from crm_platform.runtime.web.api.openapi.work import WORK_SCHEMAS, inbox_paths, work_paths
 from crm_platform.runtime.web.auth.backend import require_principal
@@ -251,15 +258,22 @@ def object_paths(obj: ObjectDef, hidden: Collection[str] = ()) -> dict[str, Any]
                 "operationId": f"list_{name}",
                 "tags": [name],
                 "parameters": listing,
-                "responses": {"200": ok(page), **errors()},
+                "responses": {
+                    "200": with_spreadsheets(ok(page, EXPORT)),
+                    **errors(("413", TOO_LARGE)),
+                },
             },
             "post": {
                 "operationId": f"create_{name}",
                 "tags": [name],
+                "parameters": [IDEMPOTENCY_KEY],
                 "requestBody": body(ref(f"{name}_input")),
                 "responses": {
-                    "201": ok(_created(obj), "Created"),
-                    **errors(("415", "Not JSON"), ("422", "Invalid values, keyed by field")),
+                    "201": {**ok(_created(obj), "Created"), "headers": REPLAYED},
+                    **errors(
+                        ("415", "Not JSON"),
+                        ("422", "Invalid values, keyed by field; or idempotency_key_reused"),
+                    ),
                 },
             },
         },
