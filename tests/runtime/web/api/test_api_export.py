@@ -96,3 +96,12 @@ def test_an_export_beyond_the_cap_answers_413(world: ExportWorld, monkeypatch: p
     narrowed = api.get("/api/v1/records/deal?amount__gt=0", headers={"Accept": "text/csv"})
     assert narrowed.status_code == 200
     assert len(csv_records(narrowed.content)) == 3
+
+
+def test_the_openapi_document_names_the_spreadsheets_and_the_idempotency_key(world: ExportWorld) -> None:
+    document = _api(world).get("/api/v1/openapi.json").json()
+    path = document["paths"]["/api/v1/records/deal"]
+    assert set(path["get"]["responses"]["200"]["content"]) == {"application/json", "text/csv", XLSX}
+    assert "413" in path["get"]["responses"]
+    assert [p["name"] for p in path["post"]["parameters"]] == ["Idempotency-Key"]
+    assert "Idempotent-Replayed" in path["post"]["responses"]["201"]["headers"]
