@@ -28,9 +28,7 @@ from crm_platform.metadata.model import Field, FieldMap, FieldType, ObjectDef
 
 #: Source types a target type accepts besides its own.
 _WIDENS: dict[FieldType, frozenset[FieldType]] = {
-    FieldType.LONG_TEXT: frozenset(
-        {FieldType.TEXT, FieldType.EMAIL, FieldType.PHONE, FieldType.URL}
-    ),
+    FieldType.LONG_TEXT: frozenset({FieldType.TEXT, FieldType.EMAIL, FieldType.PHONE, FieldType.URL}),
     FieldType.TEXT: frozenset({FieldType.EMAIL, FieldType.PHONE, FieldType.URL}),
 }
 #: Never copied by name: the platform (or the new record's own process) sets them.

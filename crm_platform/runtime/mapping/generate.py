@@ -1,4 +1,4 @@
-"""Declared object actions: "create X from this record" (从商机一键生成报价单, an offer from an application ...).
+"""Declared object actions: "create X from this record" (从商机一键生成报价单, an offer from ...).
 
 An object declares ``actions: {name: {create, map, no_copy, lines, when}}``.
 :func:`run_action` creates a record of ``create`` from a source record with the
