@@ -23,6 +23,9 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 _MAX_FORM_BYTES = 1_000_000
+#: How much of a multipart body is read to find the token: it must come before any file part
+#: (the screens put it first in every upload form, and browsers send fields in page order).
+_MAX_MULTIPART_PREFIX = 64 * 1024
 
 
 class SecurityHeadersMiddleware:
@@ -60,7 +63,8 @@ class CSRFMiddleware:
     """Refuses unsafe requests authenticated by the session cookie without the session's CSRF token.
 
     The token comes in the ``X-CSRF-Token`` header or a ``csrf_token`` form
-    field. Bearer-token requests need none: browsers never add that header
+    field (URL-encoded, or a ``multipart/form-data`` part before any file, so an
+    upload form works without JavaScript). Bearer-token requests need none: browsers never add that header
     on their own. Runs after the authentication middleware (reads ``scope["user"]``).
     """
 
@@ -85,14 +89,20 @@ class CSRFMiddleware:
         headers = Headers(scope=scope)
         given = headers.get(CSRF_HEADER)
         body: bytes | None = None
-        if given is None and headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        more = False
+        content_type = headers.get("content-type", "")
+        if given is None and content_type.startswith("application/x-www-form-urlencoded"):
             body = await _read_body(receive)
             values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FIELD)
             given = values[0] if values else None
+        elif given is None and content_type.startswith("multipart/form-data"):
+            boundary = _boundary(content_type)
+            if boundary is not None:
+                body, more, given = await _read_multipart_token(receive, boundary)
         if given is None or not secrets.compare_digest(given.encode(), expected.encode()):
             await _refuse(scope, receive, send)
             return
-        await self.app(scope, receive if body is None else _replay(body, receive), send)
+        await self.app(scope, receive if body is None else _replay(body, receive, more=more), send)
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -112,16 +122,69 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def _boundary(content_type: str) -> bytes | None:
+    """The ``boundary=`` parameter of a ``multipart/form-data`` content type."""
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.strip().partition("=")
+        if name.strip().lower() == "boundary" and value:
+            return value.strip().strip('"').encode("latin-1")
+    return None
+
+
+def _token_part(buffer: bytes, boundary: bytes) -> tuple[bool, str | None]:
+    """Whether the parts complete in ``buffer`` settle the question, and the token found.
+
+    Settled: the token part was found, or a file part (or the end) came first.
+    """
+    delimiter = b"--" + boundary
+    pieces = buffer.split(delimiter)
+    # pieces[0] is the preamble; the last piece may be incomplete (no delimiter after it yet).
+    for piece in pieces[1:-1]:
+        head, separator, content = piece.partition(b"\r\n\r\n")
+        if not separator:
+            return True, None
+        disposition = head.decode("latin-1").lower()
+        if 'name="csrf_token"' in disposition:
+            return True, content.removesuffix(b"\r\n").decode("latin-1")
+        if "filename=" in disposition:
+            return True, None
+    if pieces[-1].startswith(b"--"):
+        return True, None  # the closing delimiter: no token part at all
+    return False, None
+
+
+async def _read_multipart_token(receive: Receive, boundary: bytes) -> tuple[bytes, bool, str | None]:
+    """Read a multipart body only as far as its ``csrf_token`` part.
+
+    Returns what was read (replayed to the app), whether more of the body is still
+    to come, and the token (``None`` when it is not among the first parts).
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False, None
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = bool(message.get("more_body", False))
+        settled, token = _token_part(b"".join(chunks), boundary)
+        if settled or not more or size > _MAX_MULTIPART_PREFIX:
+            return b"".join(chunks), more, token
+
+
+def _replay(body: bytes, receive: Receive, *, more: bool = False) -> Receive:
     """The body read once more, then the real channel: a streamed answer waits on it for a
-    disconnect, so answering "disconnected" at once would cut the stream short."""
+    disconnect, so answering "disconnected" at once would cut the stream short. With
+    ``more``, only the start of the body was read; the rest still comes from ``receive``."""
     sent = False
 
     async def replay() -> Message:
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": more}
         return await receive()
 
     return replay

@@ -65,3 +65,51 @@ def test_a_form_post_without_the_token_is_refused_before_the_app_runs() -> None:
     answer = _client().post("/export", data={"rows": "5"})
     assert answer.status_code == 403
     assert "CSRF token" in answer.text
+
+
+async def upload(request: Request) -> Response:
+    async with request.form() as form:
+        upload = form["file"]
+        assert not isinstance(upload, str)
+        data = await upload.read()
+        note = form["note"]
+    return Response(f"{note}: {len(data)} bytes, last {data[-1:].decode()}")
+
+
+def _upload_client() -> TestClient:
+    app = Starlette(
+        routes=[Route("/upload", upload, methods=["POST"])],
+        middleware=[Middleware(SignedIn), Middleware(CSRFMiddleware)],
+    )
+    return TestClient(app)
+
+
+def test_a_multipart_post_without_the_token_is_refused() -> None:
+    files = {"file": ("leads.csv", b"name\nAcme\n", "text/csv")}
+    answer = _upload_client().post("/upload", data={"note": "hi"}, files=files)
+    assert answer.status_code == 403
+    assert "CSRF token" in answer.text
+    wrong = _upload_client().post("/upload", data={"csrf_token": "nope", "note": "hi"}, files=files)
+    assert wrong.status_code == 403
+
+
+def test_a_multipart_post_with_the_token_reaches_the_app_whole() -> None:
+    # Bigger than the part of the body the middleware reads to find the token.
+    data = b"name\n" + b"x" * 300_000 + b"z"
+    files = {"file": ("leads.csv", data, "text/csv")}
+    answer = _upload_client().post("/upload", data={"csrf_token": TOKEN, "note": "hi"}, files=files)
+    assert answer.status_code == 200
+    assert answer.text == f"hi: {len(data)} bytes, last z"
+
+
+def test_a_multipart_token_after_the_file_is_not_looked_for() -> None:
+    # The token must come before any file part: the middleware does not read a whole upload.
+    boundary = "XyZ"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\n'
+        f'name\nAcme\n\r\n--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
+        f"{TOKEN}\r\n--{boundary}--\r\n"
+    ).encode()
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    answer = _upload_client().post("/upload", content=body, headers=headers)
+    assert answer.status_code == 403
