@@ -30,6 +30,7 @@ from crm_platform.rules.engine import RuleEngine
 from crm_platform.rules.scheduler import DEFAULT_BATCH, Scheduler
 from crm_platform.rules.worker import DEFAULT_INTERVAL, Worker
 from crm_platform.runtime.approvals.service import ApprovalService
+from crm_platform.runtime.idempotency import IdempotencyKeys
 from crm_platform.runtime.messaging.delivery import Deliverer
 from crm_platform.runtime.messaging.inbox import Inbox
 from crm_platform.runtime.messaging.outbox import Outbox
@@ -96,7 +97,8 @@ def build_worker(
     batch_size: int = DEFAULT_BATCH,
     deliver: bool = True,
 ) -> Worker:
-    """A worker firing ``platform``'s time rules, escalating approvals and delivering the outbox."""
+    """A worker firing ``platform``'s time rules, escalating approvals, delivering the outbox and
+    purging expired idempotency keys."""
     scheduler = Scheduler(
         platform.engine,
         platform.blueprint,
@@ -119,7 +121,10 @@ def build_worker(
         if deliver
         else None
     )
-    return Worker(scheduler, deliverer, interval=interval, jobs=(platform.approvals.escalate_due,))
+    keys = IdempotencyKeys(platform.engine, platform.tables, platform.clock)
+    # Each round also forgets the API's idempotency keys older than a day.
+    jobs = (platform.approvals.escalate_due, lambda _now: keys.purge())
+    return Worker(scheduler, deliverer, interval=interval, jobs=jobs)
 
 
 def web_services(

@@ -7,6 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from crm_platform.compose import build_worker, compose
 from crm_platform.runtime.idempotency import Answer, IdempotencyKeys
 from crm_platform.runtime.migrations.migrate import migrate, plan_migration
 from crm_platform.runtime.storage.idempotency_tables import IDEMPOTENCY_KEYS
@@ -45,3 +46,30 @@ def test_a_write_runs_once_and_old_keys_are_purged(engine: Engine) -> None:
     assert keys.purge() == 0
     clock.advance(hours=25)
     assert keys.purge() == 2
+
+
+def test_a_worker_round_purges_keys_older_than_a_day(engine: Engine) -> None:
+    blueprint = export_blueprint()
+    migrate(engine, blueprint)
+    clock = Clock(dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC))
+    platform = compose(blueprint, engine, clock=clock)
+    keys = IdempotencyKeys(engine, platform.tables, clock)
+    keys.run("token:1", "a", "f", lambda _conn: Answer(201, "{}"))
+    worker = build_worker(platform, deliver=False)
+    worker.run_once()
+    with engine.connect() as connection:
+        assert (
+            connection.execute(
+                sa.select(sa.func.count()).select_from(platform.tables.idempotency_keys)
+            ).scalar()
+            == 1
+        )
+    clock.advance(hours=25)
+    worker.run_once()
+    with engine.connect() as connection:
+        assert (
+            connection.execute(
+                sa.select(sa.func.count()).select_from(platform.tables.idempotency_keys)
+            ).scalar()
+            == 0
+        )
