@@ -20,6 +20,7 @@ import codecs
 import csv
 import hashlib
 import io
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,7 +143,7 @@ def read_xlsx(data: bytes, sheet: str | None = None) -> Sheet:
 
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise SheetError(f"not a readable .xlsx workbook: {exc}") from None
     try:
         if sheet is None:

@@ -16,6 +16,7 @@ from crm_platform.runtime.web.screens.errors import handle_sign_in_required
 from crm_platform.runtime.web.screens.forms.routes import FormScreens
 from crm_platform.runtime.web.screens.frame import Screens, SignInRequired
 from crm_platform.runtime.web.screens.home import HomeScreens
+from crm_platform.runtime.web.screens.imports.routes import ImportScreens
 from crm_platform.runtime.web.screens.inbox.routes import InboxScreens
 from crm_platform.runtime.web.screens.lists.routes import ListScreens
 from crm_platform.runtime.web.screens.record.merge import MergeScreens
@@ -29,6 +30,7 @@ def screen_routes(screens: Screens) -> list[BaseRoute]:
         *InboxScreens(screens).routes,
         *DashboardScreens(screens).routes,
         *WebhookScreens(screens).routes,
+        *ImportScreens(screens).routes,
         *ListScreens(screens).routes,
         *KanbanScreens(screens).routes,
         *FormScreens(screens).routes,

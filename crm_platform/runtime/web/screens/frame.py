@@ -95,6 +95,8 @@ class Frame:
     languages: tuple[tuple[str, str], ...]
     #: Now, from the app's clock (aware UTC).
     now: dt.datetime
+    #: Whether the avatar menu offers "Import" (the user may create something, or is an admin).
+    can_import: bool = False
 
 
 def page_fields(page: object) -> dict[str, Any]:
@@ -221,6 +223,7 @@ class Screens:
             here=here,
             languages=tuple((code, LANGUAGE_NAMES[code]) for code in LANGUAGES if code != language),
             now=now,
+            can_import=bool(creatable) or actor.is_admin,
         )
 
     async def render(

@@ -1,0 +1,1 @@
+"""The import screens (``/import``): upload, map the columns, dry run, run, history."""
