@@ -110,7 +110,7 @@ def cmd_import(args: argparse.Namespace, load: Loader) -> int:
         if isinstance(actor, str):
             return _fail(actor)
         platform = compose(blueprint, engine, attach_rules=not args.no_rules)
-        importer = Importer(platform.records)
+        importer = Importer(platform.records, row_by_row=not args.no_rules)
         options = ImportOptions(
             args.object,
             mapping=_overrides(args.map),

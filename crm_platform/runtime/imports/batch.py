@@ -1,8 +1,10 @@
-"""One batch of an import: cells to values, lookups resolved at once, each row through the service.
+"""One batch of an import: cells to values, lookups resolved at once, the rows through the service.
 
-Every row is written by the record service (validation, permissions, stage
-gates, event rules) inside the batch's transaction; the service's own savepoint
-keeps a refused row from undoing the rows before it. A row that fails before the
+Every row is checked by the record service (validation, permissions, stage
+gates, event rules) inside the batch's transaction. New records are written
+with ``create_many`` (one INSERT per batch, each record's event still
+published); keyed imports and imports with event rules go row by row, the
+service's own savepoint keeping a refused row from undoing the rows before it. A row that fails before the
 service (a cell that does not parse, a lookup that names nothing) is still shown
 to the service inside a savepoint that is rolled back, so its error lists every
 problem of the row at once.
@@ -85,10 +87,23 @@ class Plan:
 
 
 class BatchWriter:
-    """Writes batches of one import through the record service."""
+    """Writes batches of one import through the record service.
 
-    def __init__(self, service: RecordService, plan: Plan, finder: DuplicateFinder | None) -> None:
+    A batch of new records (no ``--key``) goes through ``RecordService.create_many``:
+    the same checks per row, one INSERT per batch. ``row_by_row`` keeps one
+    ``create`` per row, so event rules fire with only the earlier rows written.
+    """
+
+    def __init__(
+        self,
+        service: RecordService,
+        plan: Plan,
+        finder: DuplicateFinder | None,
+        *,
+        row_by_row: bool = False,
+    ) -> None:
         self.service = service
+        self.row_by_row = row_by_row
         self.plan = plan
         self.finder = finder if finder is not None and finder.checks(plan.obj.name) else None
         self.column_of = {f.name: column for _i, column, f in plan.columns}
@@ -110,6 +125,9 @@ class BatchWriter:
             targets.append(self._target(values, problems, existing))
         if self.finder is not None:
             self._warn(conn, converted, targets, numbers, outcome)
+        if plan.key is None and not self.row_by_row:
+            self._create_many(conn, converted, rows, numbers, actor, outcome)
+            return outcome
         for (values, problems), target, row, number in zip(converted, targets, rows, numbers, strict=True):
             if problems:
                 problems.extend(self._probe(conn, values, target, actor, problems))
@@ -273,6 +291,47 @@ class BatchWriter:
         else:
             target[1] = record["version"]
             counts.updated += 1
+
+    def _create_many(
+        self,
+        conn: sa.Connection,
+        converted: list[tuple[dict[str, Any], list[Problem]]],
+        rows: Sequence[tuple[Any, ...]],
+        numbers: Sequence[int],
+        actor: Actor,
+        outcome: Outcome,
+    ) -> None:
+        """New records of a batch in one ``create_many``; rows already refused are only probed."""
+        given: list[dict[str, Any]] = []
+        probe: set[int] = set()
+        for index, (values, problems) in enumerate(converted):
+            taken = {p.field for p in problems}
+            if problems:
+                probe.add(index)
+            # Blank cells of a new record are not given: defaults (and the owner) fill them.
+            given.append(
+                {
+                    name: value
+                    for name, value in values.items()
+                    if name not in taken and value is not None and value != []
+                }
+            )
+        results = self.service.create_many(
+            self.plan.obj.name, given, actor=actor, connection=conn, probe=probe
+        )
+        for (_values, problems), result, row, number in zip(converted, results, rows, numbers, strict=True):
+            if problems:
+                taken = {p.field for p in problems}
+                if isinstance(result, RecordError):
+                    problems.extend(p for p in self._problems(result) if p.field not in taken)
+                problems.sort(key=lambda p: self.order.get(p.column, len(self.order)))
+                outcome.errors.append(RowError(number, tuple(row), tuple(problems)))
+                outcome.counts.failed += 1
+            elif isinstance(result, RecordError):
+                outcome.errors.append(RowError(number, tuple(row), tuple(self._problems(result))))
+                outcome.counts.failed += 1
+            else:
+                outcome.counts.created += 1
 
     def _probe(
         self,

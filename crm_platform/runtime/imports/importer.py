@@ -126,8 +126,10 @@ def write_errors(
 class Importer:
     """Imports spreadsheets into one blueprint's objects through ``service``."""
 
-    def __init__(self, service: RecordService, *, duplicates: bool = True) -> None:
+    def __init__(self, service: RecordService, *, duplicates: bool = True, row_by_row: bool = False) -> None:
         self.service = service
+        #: One ``create`` per row (event rules attached) instead of one ``create_many`` per batch.
+        self.row_by_row = row_by_row
         self.finder = DuplicateFinder(service) if duplicates else None
         self.log = ImportLog(service.engine, service.tables, service.clock)
 
@@ -181,7 +183,7 @@ class Importer:
     ) -> ImportReport:
         """Import ``job``'s rows (the rest of them, when an earlier run was interrupted)."""
         options, sheet = job.options, job.sheet
-        writer = BatchWriter(self.service, job.plan, self.finder)
+        writer = BatchWriter(self.service, job.plan, self.finder, row_by_row=self.row_by_row)
         report = ImportReport(Counts(), notes=list(job.mapping.notes))
         run: ImportRun | None = None
         start = 0

@@ -18,7 +18,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,9 +27,10 @@ from sqlalchemy.engine import Engine
 
 from crm_platform.metadata.model import Action, Blueprint
 from crm_platform.runtime.actors import Actor
-from crm_platform.runtime.errors import ConflictError, NotFoundError, ValidationError
+from crm_platform.runtime.errors import ConflictError, NotFoundError, RecordError, ValidationError
 from crm_platform.runtime.events import EventBus, EventKind, Guard, RecordEvent, WriteIntent
 from crm_platform.runtime.records import history as hist
+from crm_platform.runtime.records.batch import LATEST_KEY, BatchCreator, remember
 from crm_platform.runtime.records.permissions import PermissionChecker
 from crm_platform.runtime.records.plan import DEPTH_KEY, ObjectPlan
 from crm_platform.runtime.records.reads import MAX_LIMIT, Page, Record, RecordReads
@@ -52,17 +53,6 @@ def _version(raw: Any) -> int:
     if not text.isdigit():
         raise ValidationError({"version": f"expected the version number you edited, got {raw!r}"})
     return int(text)
-
-
-#: ``connection.info`` key of the records written while a write's event handlers run.
-_LATEST_KEY = "crm_latest_records"
-
-
-def _remember(conn: sa.Connection, object: str, record: Record) -> None:
-    """Note ``record`` as the newest state of its row, while an outer write is listening."""
-    latest = conn.info.get(_LATEST_KEY)
-    if latest is not None:
-        latest[(object, record["id"])] = record
 
 
 class RecordService(RecordReads):
@@ -94,6 +84,7 @@ class RecordService(RecordReads):
         }
         #: The blueprint's ``permissions:``, enforced on every call (see runtime/permissions.py).
         self.permissions = PermissionChecker(blueprint, self.tables.users)
+        self._batch = BatchCreator(self)
 
     def add_guard(self, guard: Guard) -> Callable[[], None]:
         """Let ``guard`` veto writes before anything is written; returns a function removing it.
@@ -142,15 +133,15 @@ class RecordService(RecordReads):
         """
         if not self.events.active:
             return record
-        outermost = _LATEST_KEY not in conn.info
+        outermost = LATEST_KEY not in conn.info
         if outermost:
-            conn.info[_LATEST_KEY] = {}
+            conn.info[LATEST_KEY] = {}
         try:
             self._publish(kind, plan, before, record, changed, actor, conn)
-            newer = conn.info[_LATEST_KEY].get((plan.obj.name, record["id"]))
+            newer = conn.info[LATEST_KEY].get((plan.obj.name, record["id"]))
         finally:
             if outermost:
-                del conn.info[_LATEST_KEY]
+                del conn.info[LATEST_KEY]
         if newer is not None and newer["version"] > record["version"]:
             return newer
         return record
@@ -216,7 +207,7 @@ class RecordService(RecordReads):
                 conn, plan.table.insert().values(**changes, **system).returning(*plan.columns), changes, None
             )
             record = self._reread(conn, plan, plan.to_record(row))
-            _remember(conn, plan.obj.name, record)
+            remember(conn, plan.obj.name, record)
             created = {name: record[name] for name in plan.audited}
             hist.write_history(
                 conn,
@@ -231,6 +222,22 @@ class RecordService(RecordReads):
                 EventKind.CREATED, plan, None, record, plan.audited, actor, conn
             )
             return access.shown(record)
+
+    def create_many(
+        self,
+        object: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        actor: Actor,
+        connection: sa.Connection | None = None,
+        probe: Collection[int] = (),
+    ) -> list[Record | RecordError | None]:
+        """:meth:`create` for every row, with one INSERT for the batch; a refused row's result is its error.
+
+        See :mod:`.records.batch`. Rows whose index is in ``probe`` are only checked
+        (their result is their error, or ``None`` when they would pass).
+        """
+        return self._batch.create_many(object, rows, actor=actor, connection=connection, probe=probe)
 
     def update(
         self,
@@ -292,7 +299,7 @@ class RecordService(RecordReads):
                     raise NotFoundError(plan.obj.name, id)
                 raise ConflictError(plan.obj.name, id, version, current["version"])
             record = self._reread(conn, plan, plan.to_record(row))
-            _remember(conn, plan.obj.name, record)
+            remember(conn, plan.obj.name, record)
             hist.write_history(
                 conn,
                 self.tables.field_history,
@@ -321,7 +328,7 @@ class RecordService(RecordReads):
             current = self._fetch(conn, plan, before["id"], include_deleted=True)
             raise ConflictError(plan.obj.name, before["id"], before["version"], current["version"])
         record = self._reread(conn, plan, plan.to_record(row))
-        _remember(conn, plan.obj.name, record)
+        remember(conn, plan.obj.name, record)
         return record
 
     def delete(
