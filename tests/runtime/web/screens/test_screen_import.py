@@ -179,7 +179,7 @@ def test_a_too_large_or_unreadable_file_gets_a_clear_error(
     ]
     monkeypatch.undo()
     broken = _upload(ann, b"PK\x03\x04 not really a workbook", name="accounts.xlsx")
-    assert broken.status_code == 400
+    assert broken.status_code == 422
     assert texts(page(broken), "#import-error")[0].startswith("accounts.xlsx cannot be read: ")
     picture = _upload(ann, b"\x89PNG", name="logo.png")
     assert texts(page(picture), "#import-error") == ["logo.png is not a CSV or .xlsx file."]
@@ -192,7 +192,7 @@ def test_a_mapping_that_cannot_be_imported_is_sent_back_with_the_reason(world: W
     ann = world.browser(world.ann)
     mapping_url = _upload(ann, CSV).headers["location"]
     twice = ann.post(f"{mapping_url}/dry-run", {"col-0": "name", "col-1": "name", "col-2": "", "col-3": ""})
-    assert twice.status_code == 400
+    assert twice.status_code == 422
     assert texts(page(twice), "#import-error") == [
         "Columns Name and E-mail both fill Name: leave one of them out."
     ]

@@ -16,8 +16,9 @@ from crm_platform.runtime.imports.columns import importable
 from crm_platform.runtime.records.permissions import Access
 from crm_platform.runtime.web.i18n import label as blueprint_label
 
-#: Uploads larger than this are refused (10 MiB).
-MAX_BYTES = 10 * 1024 * 1024
+#: Uploads larger than this are refused.
+MAX_MIB = 10
+MAX_BYTES = MAX_MIB * 1024 * 1024
 #: Rows the screens import in the request; larger files are for ``crm import``.
 MAX_ROWS = 5000
 #: Row problems shown on a report page; the rest are counted (and in the errors file).

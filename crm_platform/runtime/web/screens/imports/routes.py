@@ -22,7 +22,8 @@ from collections.abc import Callable
 from pathlib import PurePath
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import FormData
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -36,8 +37,10 @@ from crm_platform.runtime.web.auth.backend import Principal
 from crm_platform.runtime.web.i18n import catalogues
 from crm_platform.runtime.web.i18n import label as blueprint_label
 from crm_platform.runtime.web.screens.frame import Screens
+from crm_platform.runtime.web.screens.imports.form import Refused, import_options, read_upload
 from crm_platform.runtime.web.screens.imports.pages import (
     MAX_BYTES,
+    MAX_MIB,
     MAX_ROWS,
     Choice,
     HistoryPage,
@@ -57,10 +60,6 @@ from crm_platform.runtime.web.screens.imports.uploads import Upload, UploadStore
 _SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 #: Room for the other fields of the upload form besides the file.
 _FORM_OVERHEAD = 64 * 1024
-
-
-class Refused(Exception):
-    """The mapping form cannot be imported as sent: the message says why."""
 
 
 class ImportScreens:
@@ -141,7 +140,7 @@ class ImportScreens:
         error: str = "",
         status: int = 200,
     ) -> Response:
-        page = UploadPage(choices, chosen, error, MAX_BYTES // (1024 * 1024), MAX_ROWS)
+        page = UploadPage(choices, chosen, error, MAX_MIB, MAX_ROWS)
         _ = self._words(request)
         title = _("Import")
         return await self.screens.render(
@@ -157,41 +156,41 @@ class ImportScreens:
         _ = self._words(request)
         size = request.headers.get("content-length", "")
         if size.isdigit() and int(size) > MAX_BYTES + _FORM_OVERHEAD:
-            error = _("The file is larger than %(mib)s MiB: split it, or use crm import.") % {"mib": 10}
+            error = _("The file is larger than %(mib)s MiB: split it, or use crm import.") % {"mib": MAX_MIB}
             return await self._upload_page(request, choices, error=error, status=413)
         try:
             async with request.form(max_files=1, max_fields=10) as form:
-                name, data, chosen = await _read_upload(form)
-        except Exception:  # a malformed multipart body
+                name, data, chosen = await read_upload(form, MAX_BYTES)
+        except MultiPartException:  # a malformed multipart body
             return await self._upload_page(
                 request, choices, error=_("Choose a CSV or .xlsx file."), status=400
             )
         if chosen not in {c.value for c in choices}:
             if any(obj.name == chosen for obj in self.screens.blueprint.objects):
                 raise ForbiddenError(_("You may not create records of this object."))
-            return await self._upload_page(request, choices, error=_("Pick what to import."), status=400)
+            return await self._upload_page(request, choices, error=_("Pick what to import."), status=422)
         if data is None or not name:
-            return await self._upload_page(request, choices, chosen, _("Choose a CSV or .xlsx file."), 400)
+            return await self._upload_page(request, choices, chosen, _("Choose a CSV or .xlsx file."), 422)
         if len(data) > MAX_BYTES:
-            error = _("The file is larger than %(mib)s MiB: split it, or use crm import.") % {"mib": 10}
+            error = _("The file is larger than %(mib)s MiB: split it, or use crm import.") % {"mib": MAX_MIB}
             return await self._upload_page(request, choices, chosen, error, 413)
         if not name.lower().endswith(_SUFFIXES):
             error = _("%(name)s is not a CSV or .xlsx file.") % {"name": name}
-            return await self._upload_page(request, choices, chosen, error, 400)
+            return await self._upload_page(request, choices, chosen, error, 422)
         try:
             sheet = await run_in_threadpool(read_sheet, data, name)
         except SheetError as exc:
             error = _("%(name)s cannot be read: %(why)s") % {"name": name, "why": exc}
-            return await self._upload_page(request, choices, chosen, error, 400)
+            return await self._upload_page(request, choices, chosen, error, 422)
         if not sheet.rows:
             error = _("%(name)s has no rows below its header.") % {"name": name}
-            return await self._upload_page(request, choices, chosen, error, 400)
+            return await self._upload_page(request, choices, chosen, error, 422)
         if len(sheet.rows) > MAX_ROWS:
             error = _(
                 "%(name)s has %(rows)s rows; this page imports up to %(max)s. "
                 "Use crm import for larger files."
             ) % {"name": name, "rows": len(sheet.rows), "max": MAX_ROWS}
-            return await self._upload_page(request, choices, chosen, error, 400)
+            return await self._upload_page(request, choices, chosen, error, 422)
         session_id = principal.session.id if principal.session is not None else ""
         saved = await run_in_threadpool(
             self.store.save,
@@ -266,33 +265,9 @@ class ImportScreens:
         self, request: Request, obj: ObjectDef, sheet: Sheet, form: FormData, dry_run: bool
     ) -> ImportOptions:
         """The import the mapping form asks for; :class:`Refused` with the reason when it cannot be."""
-        _ = self._words(request)
         language = self.screens.language(request)
-        fields = {
-            c.value: c.label for c in writable_fields(obj, self.screens.access(request, obj.name), language)
-        }
-        overrides: dict[str, str] = {}
-        taken: dict[str, str] = {}
-        for index, column in enumerate(sheet.header):
-            target = str(form.get(f"col-{index}", ""))
-            if target and target not in fields:
-                raise Refused(
-                    _("Column %(column)s: pick one of the fields you may fill.") % {"column": column}
-                )
-            if target in taken:
-                raise Refused(
-                    _("Columns %(first)s and %(second)s both fill %(field)s: leave one of them out.")
-                    % {"first": taken[target], "second": column, "field": fields[target]}
-                )
-            if target:
-                taken[target] = column
-            overrides[column] = target
-        if not taken:
-            raise Refused(_("No column is imported: pick a field for at least one column."))
-        key = str(form.get("key", "")) or None
-        if key is not None and key not in taken:
-            raise Refused(_("The key field must be filled by one of the columns."))
-        return ImportOptions(obj.name, mapping=overrides, key=key, dry_run=dry_run)
+        fields = writable_fields(obj, self.screens.access(request, obj.name), language)
+        return import_options(obj, sheet, form, fields, self._words(request), dry_run=dry_run)
 
     async def _prepared(
         self, request: Request, dry_run: bool
@@ -312,7 +287,7 @@ class ImportScreens:
     async def dry_run(self, request: Request) -> Response:
         upload, obj, form, job = await self._prepared(request, dry_run=True)
         if isinstance(job, str):
-            return await self._render_mapping(request, upload, obj, form, job, 400)
+            return await self._render_mapping(request, upload, obj, form, job, 422)
         actor = self.screens.actor(request)
         report = await run_in_threadpool(self.importer.run, job, actor=actor)
         carry = {k: str(v) for k, v in form.multi_items() if k.startswith("col-") or k == "key"}
@@ -326,7 +301,7 @@ class ImportScreens:
     async def run(self, request: Request) -> Response:
         upload, obj, form, job = await self._prepared(request, dry_run=False)
         if isinstance(job, str):
-            return await self._render_mapping(request, upload, obj, form, job, 400)
+            return await self._render_mapping(request, upload, obj, form, job, 422)
         actor = self.screens.actor(request)
         report = await run_in_threadpool(self.importer.run, job, actor=actor)
         assert report.run is not None
@@ -387,13 +362,3 @@ class ImportScreens:
         _ = self._words(request)
         title = _("Import history")
         return await self.screens.render(request, "screens/imports/history.html", page, title=title)
-
-
-async def _read_upload(form: FormData) -> tuple[str, bytes | None, str]:
-    """The file's name, its bytes (at most one more than the limit) and the chosen object."""
-    chosen = str(form.get("object", ""))
-    file = form.get("file")
-    if not isinstance(file, UploadFile) or not file.filename:
-        return "", None, chosen
-    data = await file.read(MAX_BYTES + 1)
-    return PurePath(file.filename.replace("\\", "/")).name, data, chosen
