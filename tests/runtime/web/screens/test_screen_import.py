@@ -234,3 +234,12 @@ def test_the_avatar_menu_offers_import_in_both_languages(world: World) -> None:
     soup = page(ann.get("/import"))
     assert texts(soup, ".avatar-menu a[data-nav=import]") == ["导入"]
     assert texts(soup, ".page-header h1") == ["导入"]
+
+
+def test_a_user_who_may_create_nothing_has_no_import(world: World) -> None:
+    # sales_manager has no grant in this blueprint.
+    viewer = world.browser(world.web.services.users.add("mia@example.com", role="sales_manager", name="Mia"))
+    answer = viewer.get("/import")
+    assert answer.status_code == 403
+    assert texts(page(answer), ".error-page p")[0] == "You may not create records, so you cannot import."
+    assert page(answer).select(".avatar-menu a[data-nav=import]") == []
