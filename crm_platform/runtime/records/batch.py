@@ -308,7 +308,7 @@ class BatchCreator:
                     plan.obj.name, record["id"], "create", new=created, user_id=actor.user_id, at=now
                 )
             )
-        hist.write_history(conn, service.tables.field_history, history)
+        hist.write_history(conn, service.tables.field_history, history, bulk=True)
         return records
 
     def _one(
