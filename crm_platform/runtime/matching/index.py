@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crm_platform.runtime.events import EventKind, RecordEvent
-from crm_platform.runtime.matching.keys import declared_keys, record_keys
+from crm_platform.runtime.matching.keys import declared_keys, key_rows, rebuild_keys
 from crm_platform.runtime.records.service import RecordService
 from crm_platform.runtime.storage.db import transaction
 from crm_platform.runtime.storage.process_tables import MATCH_KEYS
@@ -50,9 +50,9 @@ class MatchKeyIndexer:
 
     def _insert(self, conn: sa.Connection, records: list[tuple[str, int, Mapping[str, Any]]]) -> None:
         rows = [
-            {"object": object, "record_id": record_id, "kind": kind, "field": name, "value": value}
+            row
             for object, record_id, values in records
-            for kind, name, value in record_keys(self.service.blueprint, object, values)
+            for row in key_rows(self.service.blueprint, object, [(record_id, values)])
         ]
         if rows:
             conn.execute(self.table.insert(), rows)
@@ -60,21 +60,8 @@ class MatchKeyIndexer:
     def reindex(self, object: str, *, connection: sa.Connection | None = None, batch: int = 500) -> int:
         """Rebuild the keys of every live record of ``object`` (after ``duplicates:`` changed).
 
-        Returns how many records were read. The values are normalised in Python,
-        so the records are read and their keys written ``batch`` at a time (one
-        multi-row INSERT per batch), never one statement per record.
+        Returns how many records were read (see :func:`.keys.rebuild_keys`).
         """
-        names = sorted(self._fields.get(object, ()))
-        count = 0
         with transaction(self.service.engine, connection) as conn:
-            conn.execute(self.table.delete().where(self.table.c.object == object))
-            if not names:
-                return 0
             table = self.service.tables.object(object)
-            result = conn.execute(
-                sa.select(table.c.id, *(table.c[n] for n in names)).where(table.c.deleted_at.is_(None))
-            )
-            while rows := result.fetchmany(batch):
-                self._insert(conn, [(object, int(row.id), row._mapping) for row in rows])
-                count += len(rows)
-        return count
+            return rebuild_keys(conn, self.service.blueprint, self.table, table, object, batch)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import sqlalchemy as sa
+
 from crm_platform.metadata.model import Blueprint, DuplicateKey
 from crm_platform.runtime.matching.normalize import normalize
 
@@ -38,3 +40,39 @@ def record_keys(blueprint: Blueprint, object: str, values: Mapping[str, Any]) ->
 def key_signature(blueprint: Blueprint, object: str) -> list[str]:
     """What ``object``'s keys are, as text a migration snapshot keeps (``"phone:phone:CN"`` ...)."""
     return [f"{k.match.value}:{k.field}:{k.country or ''}" for k in declared_keys(blueprint, object)]
+
+
+def key_rows(
+    blueprint: Blueprint, object: str, records: list[tuple[int, Mapping[str, Any]]]
+) -> list[dict[str, Any]]:
+    """Rows of the duplicate index for ``(record_id, values)`` of ``object``."""
+    return [
+        {"object": object, "record_id": record_id, "kind": kind, "field": name, "value": value}
+        for record_id, values in records
+        for kind, name, value in record_keys(blueprint, object, values)
+    ]
+
+
+def rebuild_keys(
+    conn: sa.Connection, blueprint: Blueprint, keys: sa.Table, table: sa.Table, object: str, batch: int = 500
+) -> int:
+    """Replace ``object``'s rows of the index ``keys`` by those its declared keys give now.
+
+    The keys are normalised in Python (phones by country, company suffixes), so the live
+    records of ``table`` are read ``batch`` at a time and their keys written with one
+    multi-row INSERT per batch, never one statement per record. Returns the records read.
+    """
+    conn.execute(keys.delete().where(keys.c.object == object))
+    fields = sorted({key.field for key in declared_keys(blueprint, object)})
+    if not fields:
+        return 0
+    result = conn.execute(
+        sa.select(table.c.id, *(table.c[name] for name in fields)).where(table.c.deleted_at.is_(None))
+    )
+    count = 0
+    while rows := result.fetchmany(batch):
+        found = key_rows(blueprint, object, [(int(row.id), row._mapping) for row in rows])
+        if found:
+            conn.execute(keys.insert(), found)
+        count += len(rows)
+    return count

@@ -21,7 +21,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
-from crm_platform.runtime.matching.keys import declared_keys, record_keys
+from crm_platform.runtime.matching.keys import rebuild_keys
 from crm_platform.runtime.migrations.changes import (
     Change,
     ChangeKind,
@@ -139,30 +139,10 @@ class _Applier:
             if change.kind is ChangeKind.REBUILD_MATCH_KEYS:
                 self._rebuild_match_keys(change.table)
 
-    def _rebuild_match_keys(self, object: str, batch: int = 500) -> None:
-        """Replace ``object``'s rows of the duplicate index by the keys its rules declare now.
-
-        The keys are normalised in Python (phone numbers by country, company suffixes), so
-        the live records are read ``batch`` at a time and their keys written with one
-        multi-row INSERT per batch, never one statement per record.
-        """
+    def _rebuild_match_keys(self, object: str) -> None:
+        """Replace ``object``'s rows of the duplicate index by the keys its rules declare now."""
         keys = self.tables.metadata.tables[MATCH_KEYS]
-        self.connection.execute(keys.delete().where(keys.c.object == object))
-        fields = sorted({key.field for key in declared_keys(self.blueprint, object)})
-        if not fields:
-            return
-        table = self.tables.object(object)
-        result = self.connection.execute(
-            sa.select(table.c.id, *(table.c[name] for name in fields)).where(table.c.deleted_at.is_(None))
-        )
-        while rows := result.fetchmany(batch):
-            found = [
-                {"object": object, "record_id": row.id, "kind": kind, "field": name, "value": value}
-                for row in rows
-                for kind, name, value in record_keys(self.blueprint, object, row._mapping)
-            ]
-            if found:
-                self.connection.execute(keys.insert(), found)
+        rebuild_keys(self.connection, self.blueprint, keys, self.tables.object(object), object)
 
     def _column(self, table: str, column: str) -> sa.Column:
         """A fresh column to add: a field's, or a system or platform column."""
